@@ -1,0 +1,60 @@
+"""Cold start of `edgeclf classify one.png` against a bare OpenCV + LiteRT script doing the same.
+
+    python benchmarks/cold_start.py [--runs 15]
+
+Prints the median wall time of each and their ratio (the target is within 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+from edgeclf.edge.classifier import DEFAULT_MODEL
+from edgeclf.edge.dataset import load_split
+
+BARE = """
+import sys, cv2, numpy as np
+from ai_edge_litert.interpreter import Interpreter
+image = cv2.imread(sys.argv[2], cv2.IMREAD_GRAYSCALE)
+it = Interpreter(model_path=sys.argv[1]); it.allocate_tensors()
+inp, out = it.get_input_details()[0], it.get_output_details()[0]
+it.set_tensor(inp["index"], (image.astype(np.int16) - 128).astype(np.int8).reshape(inp["shape"]))
+it.invoke()
+print(int(it.get_tensor(out["index"]).argmax()))
+"""
+
+
+def median_wall(cmd: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "one.png"
+        cv2.imwrite(str(image), load_split("test").images[0])
+        edgeclf = str(Path(sys.executable).with_name("edgeclf"))
+        bare = median_wall([sys.executable, "-c", BARE, str(DEFAULT_MODEL), str(image)], args.runs)
+        cli = median_wall([edgeclf, "classify", str(image), "--json"], args.runs)
+        table = median_wall([edgeclf, "classify", str(image)], args.runs)
+    print(f"bare OpenCV+LiteRT script: {bare * 1000:.0f} ms (median of {args.runs})")
+    print(f"edgeclf classify --json:   {cli * 1000:.0f} ms  ({cli / bare:.2f}x)")
+    print(f"edgeclf classify (table):  {table * 1000:.0f} ms  ({table / bare:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Keras -> TFLite conversion with verification and a model card (needs the `train` extra)."""

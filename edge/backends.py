@@ -1,0 +1,85 @@
+"""Find a TFLite interpreter: ai-edge-litert first, then tflite-runtime, then TensorFlow's.
+
+TensorFlow is imported only when it is asked for or nothing lighter is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from .errors import ModelError
+
+# backend name -> (module holding Interpreter and load_delegate, distribution for the version)
+BACKENDS: dict[str, tuple[str, str]] = {
+    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
+    "tensorflow": ("tensorflow.lite", "tensorflow"),
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    version: str
+    interpreter_class: Any
+    load_delegate: Any
+    module: Any
+
+    def inspection_interpreter(self, model_bytes: bytes):
+        """An interpreter with no default delegate, so its op list shows the model's own ops."""
+        resolver = (
+            getattr(self.module, "OpResolverType", None) or self.module.experimental.OpResolverType
+        )
+        return self.interpreter_class(
+            model_content=model_bytes,
+            experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+
+
+def _import(name: str) -> Backend:
+    module_name, dist = BACKENDS[name]
+    module = importlib.import_module(module_name)
+    if name == "tensorflow":
+        interpreter_class, load_delegate = module.Interpreter, module.experimental.load_delegate
+    else:
+        interpreter_class, load_delegate = module.Interpreter, module.load_delegate
+    try:
+        ver = version(dist)
+    except PackageNotFoundError:
+        ver = version("tensorflow-cpu") if name == "tensorflow" else "unknown"
+    return Backend(name, ver, interpreter_class, load_delegate, module)
+
+
+def load_backend(name: str | None = None) -> Backend:
+    """The requested backend, or the first one installed in preference order."""
+    if name is not None:
+        if name not in BACKENDS:
+            raise ModelError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+        try:
+            return _import(name)
+        except ImportError as exc:
+            raise ModelError(f"backend {name!r} is not installed ({exc})") from None
+    for candidate in BACKENDS:
+        try:
+            return _import(candidate)
+        except ImportError:
+            continue
+    raise ModelError(
+        "no TFLite interpreter installed: pip install 'edgeclf[edge]' (ai-edge-litert), "
+        "or 'edgeclf[tflite]' (tflite-runtime) where LiteRT has no wheel"
+    )
+
+
+def available_backends() -> list[str]:
+    """Backends importable here (imports each one: use in tests and reports, not on hot paths)."""
+    found = []
+    for name in BACKENDS:
+        try:
+            _import(name)
+            found.append(name)
+        except ImportError:
+            pass
+    return found

@@ -1,0 +1,125 @@
+"""Terminal tables and the PNG for `edgeclf bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def print_report(r: dict) -> None:
+    table = Table(title=f"edgeclf bench: {Path(r['model']).name}", show_header=False)
+    table.add_row("images", f"{r['n']:,} ({r['data']})")
+    table.add_row("top-1 accuracy", f"{r['accuracy']:.2%} ({r['correct']:,} correct)")
+    table.add_row("top-2 accuracy", f"{r['top2_accuracy']:.2%}")
+    if "reference" in r:
+        ref = r["reference"]
+        table.add_row(
+            "vs reference",
+            f"{Path(ref['model']).name}: {ref['accuracy']:.2%}, delta {ref['delta_points']:+.2f} pts, "
+            f"top-1 agreement {ref['agreement']:.2%}",
+        )
+    lat = r["latency_us"]
+    table.add_row(
+        f"invoke latency ({r['threads']} thread{'s' if r['threads'] > 1 else ''})",
+        f"p50 {lat['p50']:.1f} us, p90 {lat['p90']:.1f}, p99 {lat['p99']:.1f}, mean {lat['mean']:.1f}",
+    )
+    for n, sweep in r["thread_sweep"].items():
+        if int(n) != r["threads"]:
+            table.add_row(
+                f"invoke latency ({n} threads)",
+                f"p50 {sweep['p50']:.1f} us, p99 {sweep['p99']:.1f}",
+            )
+    table.add_row(
+        "Python overhead per image", f"{r['python_overhead_us']:.1f} us (predict p50 - invoke p50)"
+    )
+    table.add_row("accuracy pass", f"{r['images_per_second']:,.0f} images/s")
+    table.add_row("preprocess 640x480 frame", f"p50 {r['preprocess_us']['p50'] / 1000:.2f} ms")
+    table.add_row("model size", f"{r['model_bytes']:,} bytes ({r['input_dtype']} input)")
+    table.add_row("peak RSS", f"{r['peak_rss_mb']:.0f} MB")
+    table.add_row("backend", f"{r['backend']} {r['backend_version']}")
+    table.add_row(
+        "machine", f"{r['cpu']} ({r['cpu_count']} cpus), Python {r['python']}, NumPy {r['numpy']}"
+    )
+    console.print(table)
+    worst = sorted((v, k) for k, v in r["per_class"].items() if v is not None)[:3]
+    console.print("weakest classes: " + ", ".join(f"{k} {v:.1%}" for v, k in worst))
+
+
+def print_comparison(reports: list[dict]) -> None:
+    base = reports[0]
+    table = Table(title="edgeclf bench --compare (ratios against the first model)")
+    for name in (
+        "model",
+        "input",
+        "accuracy",
+        "Δ acc (pts)",
+        "size",
+        "size ratio",
+        "p50 us",
+        "speed-up",
+    ):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for r in reports:
+        table.add_row(
+            Path(r["model"]).name,
+            r["input_dtype"],
+            f"{r['accuracy']:.2%}",
+            f"{100 * (r['accuracy'] - base['accuracy']):+.2f}",
+            f"{r['model_bytes'] / 1024:.1f} KB",
+            f"{r['model_bytes'] / base['model_bytes']:.2f}x",
+            f"{r['latency_us']['p50']:.1f}",
+            f"{base['latency_us']['p50'] / r['latency_us']['p50']:.2f}x",
+        )
+    console.print(table)
+
+
+def comparison_markdown(reports: list[dict]) -> str:
+    """The same comparison as a Markdown table, for READMEs."""
+    base = reports[0]
+    lines = [
+        "| model | accuracy | Δ vs first (pts) | size | size ratio | invoke p50 (µs) | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in reports:
+        lines.append(
+            f"| {Path(r['model']).name} | {r['accuracy']:.2%} | "
+            f"{100 * (r['accuracy'] - base['accuracy']):+.2f} | {r['model_bytes'] / 1024:.1f} KB | "
+            f"{r['model_bytes'] / base['model_bytes']:.2f}x | {r['latency_us']['p50']:.1f} | "
+            f"{base['latency_us']['p50'] / r['latency_us']['p50']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(r: dict, path: Path) -> None:
+    """Confusion matrix and latency histogram side by side."""
+    import numpy as np
+
+    from .plots import confusion_panel, pyplot, save
+
+    plt = pyplot()
+    fig, (ax_cm, ax_lat) = plt.subplots(
+        1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1.2, 1]}
+    )
+    confusion_panel(ax_cm, np.array(r["confusion"]), f"{Path(r['model']).name}")
+    for n, sweep in r["thread_sweep"].items():
+        hist = sweep["histogram_us"]
+        edges = np.array(hist["edges"])
+        ax_lat.stairs(
+            hist["counts"],
+            edges,
+            fill=True,
+            alpha=0.5,
+            label=f"{n} thread(s), p50 {sweep['p50']:.0f} µs",
+        )
+    ax_lat.set_xlim(0, 1.5 * max(sweep["p99"] for sweep in r["thread_sweep"].values()))
+    ax_lat.set_xlabel("invoke latency (µs)")
+    ax_lat.set_ylabel("invokes")
+    ax_lat.set_title(f"latency, {r['backend']} on {r['cpu']}"[:70])
+    ax_lat.grid(alpha=0.3)
+    ax_lat.legend()
+    fig.tight_layout()
+    save(fig, path)

@@ -1,0 +1,72 @@
+"""Catalog audit: compare predictions with the labels a shop's catalog gives its photos."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .atomic import write_text
+from .classes import CLASS_NAMES, class_index
+from .errors import EdgeclfError
+
+
+def labels_from_dirs(paths: list[Path]) -> dict[Path, int]:
+    """Each image's parent folder names its class (`catalog/sneaker/123.jpg`)."""
+    return {p.resolve(): _parse(p.parent.name, f"folder of {p}") for p in paths}
+
+
+def labels_from_csv(csv_path: Path) -> dict[Path, int]:
+    """`path,label` rows (a header row is allowed); relative paths are relative to the CSV's folder."""
+    try:
+        text = csv_path.read_text()
+    except OSError as exc:
+        raise EdgeclfError(f"cannot read --expect {csv_path}: {exc.strerror}") from None
+    labels: dict[Path, int] = {}
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not row[0].strip():
+            continue
+        if len(row) < 2:
+            raise EdgeclfError(f"{csv_path}:{n}: expected 'path,label'")
+        if n == 1 and row[0].strip().lower() == "path":
+            continue
+        path = Path(row[0].strip())
+        if not path.is_absolute():
+            path = csv_path.parent / path
+        labels[path.resolve()] = _parse(row[1].strip(), f"{csv_path}:{n}")
+    return labels
+
+
+def _parse(name: str, where: str) -> int:
+    try:
+        return class_index(name)
+    except ValueError:
+        raise EdgeclfError(
+            f"unknown catalog label {name!r} ({where}); allowed: {', '.join(CLASS_NAMES)}"
+        ) from None
+
+
+def mismatches(results: list[dict], expected: dict[Path, int]) -> list[dict]:
+    """Classified images whose prediction differs from the catalog, most confident first."""
+    rows = []
+    for r in results:
+        want = expected.get(Path(r["path"]).resolve())
+        if "error" in r or want is None or want == r["index"]:
+            continue
+        rows.append(
+            {
+                "path": r["path"],
+                "catalog": CLASS_NAMES[want],
+                "predicted": r["label"],
+                "score": r["score"],
+            }
+        )
+    return sorted(rows, key=lambda row: -row["score"])
+
+
+def write_report(rows: list[dict], path: Path) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["path", "catalog", "predicted", "score"])
+    writer.writeheader()
+    writer.writerows({**r, "score": f"{r['score']:.4f}"} for r in rows)
+    write_text(path, out.getvalue())

@@ -1,0 +1,23 @@
+"""User-facing errors: the CLI prints them as one line and exits with `exit_code`, no traceback."""
+
+
+class EdgeclfError(Exception):
+    """A problem the user can fix (bad path, bad file, missing extra)."""
+
+    exit_code = 1
+
+
+class DataError(EdgeclfError):
+    """The data set is missing, truncated or corrupt."""
+
+    exit_code = 2
+
+
+class ModelError(EdgeclfError):
+    """A model file or its card cannot be used."""
+
+    exit_code = 2
+
+
+class InputImageError(EdgeclfError):
+    """One input image cannot be read; a batch reports it and goes on."""
