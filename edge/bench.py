@@ -15,6 +15,7 @@ from .classifier import Classifier
 from .dataset import balanced_subset, load_split
 from .plots import confusion_counts
 from .preprocess import preprocess
+from .synthetic import garment_frame
 
 SCHEMA = "edgeclf-bench/1"
 
@@ -109,22 +110,8 @@ def latency(clf: Classifier, image: np.ndarray, runs: int, warmup: int) -> dict:
     return report
 
 
-def demo_frame(garment: np.ndarray, size: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """A realistic 640x480 BGR frame: a garment, dark on a light, slightly noisy background."""
-    w, h = size
-    rng = np.random.default_rng(0)
-    frame = rng.normal(225, 6, (h, w, 3)).clip(0, 255).astype(np.uint8)
-    import cv2
-
-    big = cv2.resize(255 - garment, (280, 280), interpolation=cv2.INTER_CUBIC)
-    y, x = (h - 280) // 2, (w - 280) // 2
-    region = frame[y : y + 280, x : x + 280]
-    frame[y : y + 280, x : x + 280] = np.minimum(region, big[..., None])
-    return frame
-
-
 def preprocess_latency(garment: np.ndarray, runs: int = 200) -> dict:
-    frame = demo_frame(garment)
+    frame = garment_frame(garment)
     for _ in range(10):
         preprocess(frame)
     samples = np.empty(runs, np.int64)

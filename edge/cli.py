@@ -353,6 +353,69 @@ def bench(
         bench_report.plot(reports[0], plot)
 
 
+@app.command()
+@user_errors
+def camera(
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, or picamera2."
+        ),
+    ] = "0",
+    model: ModelOption = None,
+    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None,
+    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None,
+    fps: Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")] = None,
+    roi: Annotated[
+        str | None, typer.Option(help="Region to classify, x,y,w,h (default: centred square).")
+    ] = None,
+    smooth: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+    ] = 0.5,
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+    ] = 0.5,
+    headless: Annotated[
+        bool, typer.Option(help="No window; print one JSON line per classified frame.")
+    ] = False,
+    on_change: Annotated[
+        bool, typer.Option(help="Print a JSON line only when the label changes.")
+    ] = False,
+    record: Annotated[Path | None, typer.Option(help="Write the annotated video (.mp4).")] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many classified frames.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    backend: BackendOption = None,
+    threads: ThreadsOption = None,
+    delegate: DelegateOption = None,
+) -> None:
+    """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause)."""
+    from .camera import CameraOptions, LiveClassifier, parse_roi, print_summary
+
+    opts = CameraOptions(
+        source=source,
+        width=width,
+        height=height,
+        fps=fps,
+        roi=parse_roi(roi) if roi else None,
+        smooth=smooth,
+        threshold=threshold,
+        headless=headless,
+        on_change=on_change,
+        record=record,
+        max_frames=max_frames,
+        duration=duration,
+    )
+    clf = load_classifier(model, backend, threads, delegate)
+    summary = LiveClassifier(clf, opts, emit=lambda line: print(line, flush=True)).run()
+    print_summary(summary)
+    if summary.get("error"):
+        raise fail(summary["error"], 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

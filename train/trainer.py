@@ -146,8 +146,11 @@ def _epoch_timer_class():
     return EpochTimer
 
 
-def train(cfg: TrainConfig, out: Path, resume: bool = False) -> dict:
-    """Run (or resume) a training run into `out` and write every artifact. Returns metrics."""
+def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=()) -> dict:
+    """Run (or resume) a training run into `out` and write every artifact. Returns metrics.
+
+    `extra_callbacks` run after the checkpoint and the log (tests use one to interrupt a run).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
@@ -187,6 +190,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False) -> dict:
         keras.callbacks.BackupAndRestore(str(out / CHECKPOINT_DIR)),
         EpochTimer(),
         keras.callbacks.CSVLogger(str(out / HISTORY_CSV), append=resume),
+        *extra_callbacks,
     ]
     print(
         f"Training {cfg.arch} ({core.count_params():,} params) on {len(x_train):,} images, "

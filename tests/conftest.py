@@ -1,0 +1,96 @@
+"""Shared fixtures: real Fashion-MNIST bytes, real images, real TFLite models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from edgeclf.edge.dataset import load_split
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "fixtures" / "fashion-mnist-mini"
+EDGECLF = str(Path(sys.executable).with_name("edgeclf"))
+
+
+@pytest.fixture(scope="session")
+def test_split():
+    """The full 10,000-image test split bundled with the package."""
+    return load_split("test", download=False)
+
+
+@pytest.fixture(scope="session")
+def mini_dir() -> Path:
+    return MINI
+
+
+@pytest.fixture(scope="session")
+def full_data_dir() -> Path:
+    value = os.environ.get("EDGECLF_DATA_DIR")
+    if not value or not (Path(value) / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("full Fashion-MNIST not available: set EDGECLF_DATA_DIR")
+    return Path(value)
+
+
+def run_cli(
+    *args: str, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run the installed `edgeclf` in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [EDGECLF, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=600
+    )
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mini_dir):
+    """A tiny model trained for a few epochs on the mini fixture (real training, ~20 s)."""
+    from edgeclf.train.trainer import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    cfg = TrainConfig(
+        arch="tiny",
+        epochs=3,
+        batch_size=32,
+        data_dir=str(mini_dir),
+        warmup_epochs=1,
+        erase_prob=0.0,
+    )
+    metrics = train(cfg, out)
+    return out, metrics
+
+
+@pytest.fixture(scope="session")
+def default_keras_model() -> Path:
+    return ROOT / "models" / "fashion.keras"
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory, default_keras_model, mini_dir):
+    """The bundled Keras model converted with every I/O type and variant (real TFLite files)."""
+    from edgeclf.convert.converter import ConvertOptions, convert
+
+    out = tmp_path_factory.mktemp("converted")
+    models = {}
+    for name, mode, io in (
+        ("int8", "int8", "int8"),
+        ("uint8", "int8", "uint8"),
+        ("int8_float_io", "int8", "float"),
+        ("float", "float", "float"),
+    ):
+        path = out / f"{name}.tflite"
+        opts = ConvertOptions(
+            mode=mode, io=io, calib_samples=200, data_dir=str(mini_dir), max_drop=1.0
+        )
+        models[name] = (path, convert(default_keras_model, path, opts))
+    return models

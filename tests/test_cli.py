@@ -1,0 +1,45 @@
+import sys
+
+from conftest import run_cli
+
+COMMANDS = ("train", "convert", "classify", "camera", "bench")
+
+
+def test_help_lists_every_command_with_help():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        line = next(line for line in result.stdout.splitlines() if f" {command} " in line)
+        assert len(line.split(command, 1)[1].strip(" │")) > 10, line
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("edgeclf ")
+
+
+def test_train_without_tensorflow_names_the_extra(tmp_path):
+    # Make TensorFlow and Keras unimportable, as on a Pi with only the `edge` extra.
+    for name in ("tensorflow", "keras"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(
+            f"raise ImportError('No module named {name}')\n"
+        )
+    env = {"PYTHONPATH": str(tmp_path)}
+    for args in (("train", "--epochs", "1"), ("convert", "m.keras", "--int8")):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "pip install 'edgeclf[train]'" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_edge_import_path_is_lean():
+    code = "import sys, edgeclf.edge.cli, edgeclf.edge.classify, edgeclf.edge.camera, edgeclf.edge.bench; print(sorted(sys.modules))"
+    import subprocess
+
+    modules = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    for heavy in ("tensorflow", "keras", "matplotlib", "edgeclf.train", "edgeclf.convert"):
+        assert f"'{heavy}'" not in modules, heavy

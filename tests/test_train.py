@@ -1,0 +1,90 @@
+import csv
+import json
+
+import keras
+import pytest
+from edgeclf.train.architectures import ARCHITECTURES, build
+from edgeclf.train.trainer import TrainConfig, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_zoo_sizes():
+    assert build("tiny").count_params() < 30_000
+    assert build("small").count_params() < 100_000
+    assert set(ARCHITECTURES) >= {"tiny", "small", "accurate"}
+    model = build("small")
+    assert model.input.dtype == "float32" and tuple(model.input_shape) == (None, 28, 28, 1)
+
+
+def test_training_lowers_loss_and_writes_every_artifact(tiny_run):
+    out, metrics = tiny_run
+    for name in (
+        "model.keras",
+        "history.json",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+        "config.json",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 3
+    assert history["loss"][-1] < history["loss"][0]
+    saved = json.loads((out / "metrics.json").read_text())
+    assert (
+        saved["test_accuracy"] == metrics["test_accuracy"] > 0.3
+    )  # well above chance after 3 epochs
+    assert set(saved["per_class_accuracy"]) == {
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    }
+    assert saved["params"] < 30_000 and saved["train_seconds"] > 0 and "keras" in saved["versions"]
+    model = keras.models.load_model(out / "model.keras")
+    assert model.output_shape == (None, 10) and model.layers[-1].name == "probabilities"
+    assert not (out / "checkpoint").exists()  # removed once the run finished
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates Ctrl-C at the end of an epoch, after the checkpoint was written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_from_checkpoint(tmp_path, mini_dir):
+    cfg = TrainConfig(
+        arch="tiny", epochs=3, batch_size=64, limit=300, data_dir=str(mini_dir), warmup_epochs=1
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path, extra_callbacks=[StopAfter(1)])
+    assert (tmp_path / "checkpoint").exists() and not (tmp_path / "model.keras").exists()
+    metrics = train(TrainConfig.load(tmp_path), tmp_path, resume=True)
+    with open(tmp_path / "history.csv") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2]  # epochs 0-1 before the interrupt, only epoch 2 after it
+    assert metrics["epochs"] == 3 and (tmp_path / "model.keras").exists()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("train", "--resume", str(tmp_path))
+    assert (
+        result.returncode == 1
+        and "cannot resume" in result.stderr
+        and "Traceback" not in result.stderr
+    )
