@@ -16,7 +16,7 @@ from .errors import ModelError
 BACKENDS: dict[str, tuple[str, str]] = {
     "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
     "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
-    "tensorflow": ("tensorflow.lite", "tensorflow"),
+    "tensorflow": ("tensorflow", "tensorflow"),  # its API lives at tf.lite
 }
 
 
@@ -43,6 +43,7 @@ def _import(name: str) -> Backend:
     module_name, dist = BACKENDS[name]
     module = importlib.import_module(module_name)
     if name == "tensorflow":
+        module = module.lite
         interpreter_class, load_delegate = module.Interpreter, module.experimental.load_delegate
     else:
         interpreter_class, load_delegate = module.Interpreter, module.load_delegate

@@ -18,6 +18,7 @@ import numpy as np
 from .errors import EdgeclfError
 
 MAX_RETRIES = 8
+RETRY_BASE_S = 0.1  # back-off: 0.2 s, 0.4 s, ... capped at 5 s
 
 
 @dataclass
@@ -170,7 +171,7 @@ class FrameGrabber(threading.Thread):
                 if failures > MAX_RETRIES:
                     self.error = f"source stopped delivering frames ({MAX_RETRIES} retries failed)"
                     break
-                delay = min(0.1 * 2**failures, 5.0)
+                delay = min(RETRY_BASE_S * 2**failures, 5.0)
                 self.warn(f"no frame from source; retry {failures}/{MAX_RETRIES} in {delay:.1f}s")
                 time.sleep(delay)
                 try:

@@ -88,3 +88,12 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
         and "cannot resume" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_same_seed_same_run(tmp_path, mini_dir):
+    def run(folder):
+        cfg = TrainConfig(arch="tiny", epochs=1, batch_size=64, limit=200, data_dir=str(mini_dir), seed=5)
+        train(cfg, folder)
+        return json.loads((folder / "history.json").read_text())["loss"]
+
+    assert run(tmp_path / "a") == run(tmp_path / "b")

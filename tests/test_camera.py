@@ -1,0 +1,121 @@
+import json
+from collections import Counter
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from edgeclf.edge import capture
+from edgeclf.edge.camera import CameraOptions, LiveClassifier
+from edgeclf.edge.classes import CLASS_NAMES
+from edgeclf.edge.classifier import Classifier
+from edgeclf.edge.synthetic import write_demo_video
+
+GARMENTS = 24
+PER_GARMENT = 5
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, test_split):
+    path = tmp_path_factory.mktemp("video") / "garments.mp4"
+    frames = write_demo_video(path, test_split.images[:GARMENTS], PER_GARMENT)
+    truth = np.repeat(test_split.labels[:GARMENTS], PER_GARMENT)
+    assert frames == len(truth)
+    return path, truth
+
+
+def test_headless_video_json_lines(video):
+    path, truth = video
+    result = run_cli("camera", "--source", str(path), "--headless", "--smooth", "0", "--threshold", "0")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == len(truth)  # a file is classified completely
+    assert [line["frame"] for line in lines] == list(range(len(truth)))
+    for line in lines:
+        assert set(line) == {"t", "frame", "label", "score", "fps", "infer_ms"}
+        assert line["infer_ms"] > 0
+    assert lines[-1]["fps"] > 0
+    correct = sum(line["label"] == CLASS_NAMES[truth[line["frame"]]] for line in lines)
+    assert correct / len(lines) >= 0.8
+    assert "FPS" in result.stderr and "inference" in result.stderr  # the summary
+
+
+def test_on_change_threshold_and_max_frames(video):
+    path, _ = video
+    result = run_cli("camera", "--source", str(path), "--headless", "--on-change", "--max-frames", "30")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and 1 <= len(lines) < 30
+    assert all(a["label"] != b["label"] for a, b in zip(lines, lines[1:], strict=False))
+    sure = run_cli("camera", "--source", str(path), "--headless", "--max-frames", "10", "--threshold", "1.0")
+    assert {json.loads(line)["label"] for line in sure.stdout.splitlines()} == {"uncertain"}
+    assert "10 frames" in sure.stderr
+
+
+def test_record_writes_an_annotated_video(tmp_path, video):
+    path, _ = video
+    out = tmp_path / "annotated.mp4"
+    result = run_cli("camera", "--source", str(path), "--max-frames", "12", "--record", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "running headless" in result.stderr  # no display here: falls back with a warning
+    cap = cv2.VideoCapture(str(out))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = cap.read()
+    assert ok and frames == 12 and first.shape == (480, 640, 3)
+    assert list(tmp_path.glob(".annotated*")) == []
+
+
+def test_missing_source_is_a_clean_error(tmp_path):
+    for source, words in ((str(tmp_path / "nope.mp4"), "not found"), ("7", "cannot open camera 7")):
+        result = run_cli("camera", "--source", source, "--headless")
+        assert result.returncode == 1 and words in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+class DyingCamera:
+    """A live source that delivers some frames, then only failures (unplugged)."""
+
+    is_file = False
+    fps = 30.0
+
+    def __init__(self, frame, good):
+        self.frame, self.good, self.reads, self.reopens = frame, good, 0, 0
+
+    def read(self):
+        self.reads += 1
+        return self.frame if self.reads <= self.good else None
+
+    def reopen(self):
+        self.reopens += 1
+
+    def release(self):
+        pass
+
+
+def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
+    from edgeclf.edge import camera
+    from edgeclf.edge.synthetic import garment_frame
+
+    dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
+    monkeypatch.setattr(capture, "MAX_RETRIES", 2)
+    monkeypatch.setattr(capture, "RETRY_BASE_S", 0.01)
+    monkeypatch.setattr(camera, "open_source", lambda *a: dying)
+    lines = []
+    summary = LiveClassifier(Classifier(), CameraOptions(headless=True), emit=lines.append).run()
+    assert 1 <= summary["frames"] <= 5 and len(lines) == summary["frames"]
+    assert dying.reopens == 2 and "retries failed" in summary["error"]
+    assert Counter(json.loads(line)["label"] for line in lines).most_common(1)[0][0] == CLASS_NAMES[test_split.labels[0]]
+
+
+def test_source_parsing():
+    assert capture.parse_source("0") == ("index", 0)
+    assert capture.parse_source("/dev/video2") == ("device", "/dev/video2")
+    assert capture.parse_source("rtsp://cam/stream")[0] == "url"
+    assert capture.parse_source("v4l2src ! videoconvert ! appsink")[0] == "gstreamer"
+    assert capture.parse_source("clip.mp4") == ("file", "clip.mp4")
+    assert capture.parse_source("picamera2")[0] == "picamera2"
+
+
+def test_picamera2_missing_is_explained():
+    result = run_cli("camera", "--source", "picamera2", "--headless")
+    assert result.returncode == 1 and "python3-picamera2" in result.stderr

@@ -1,0 +1,121 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import run_cli, write_png
+from edgeclf.edge.classes import CLASS_NAMES
+from photos import write_variant
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory, test_split):
+    """Photo-like test images: 40 garments, each in every variant."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(1)
+    truth = {}
+    for i in range(40):
+        for variant in ("canvas", "colour_jpeg"):
+            truth[str(write_variant(folder, i, test_split.images[i], variant, rng))] = int(test_split.labels[i])
+    return folder, truth
+
+
+def test_json_lines_schema_and_accuracy(photo_dir):
+    folder, truth = photo_dir
+    result = run_cli("classify", str(folder), "--json", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == len(truth)
+    for row in rows:
+        assert set(row) == {"path", "label", "index", "score", "top_k", "ms"}
+        assert row["label"] == CLASS_NAMES[row["index"]] == row["top_k"][0]["label"]
+        assert len(row["top_k"]) == 3 and row["top_k"][0]["score"] >= row["top_k"][1]["score"]
+    correct = sum(row["index"] == truth[row["path"]] for row in rows)
+    assert correct / len(rows) >= 0.8
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    assert sum(summary["summary"].values()) == len(rows) and summary["errors"] == 0
+
+
+def test_table_output_with_counts(photo_dir):
+    folder, truth = photo_dir
+    result = run_cli("classify", str(folder / "canvas" / "00000.png"), str(folder / "canvas" / "00001.png"))
+    assert result.returncode == 0
+    assert "runner-up" in result.stdout and "Per-class counts" in result.stdout
+    assert "00000.png" in result.stdout
+
+
+def test_bad_inputs_do_not_stop_the_batch(tmp_path, test_split):
+    good = write_png(tmp_path / "good.png", test_split.images[0])
+    (tmp_path / "text.png").write_text("hello, not an image")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    ok, jpg = cv2.imencode(".jpg", cv2.resize(test_split.images[0], (200, 200)))
+    (tmp_path / "truncated.jpg").write_bytes(jpg.tobytes()[: len(jpg) // 2])
+    png = cv2.imencode(".png", test_split.images[0])[1].tobytes()
+    huge = png[:16] + (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big") + png[24:]
+    (tmp_path / "huge.png").write_bytes(huge)  # a header claiming 10 gigapixels
+    args = [str(good), str(tmp_path / "missing.png"), *(str(tmp_path / n) for n in ("text.png", "empty.jpg", "truncated.jpg", "huge.png"))]
+    result = run_cli("classify", *args, "--json")
+    assert result.returncode == 1
+    rows = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert "label" in rows[str(good)]
+    expected = {"missing.png": "not found", "text.png": "not an image", "empty.jpg": "empty", "truncated.jpg": "truncated", "huge.png": "too large"}
+    for name, words in expected.items():
+        row = rows[str(tmp_path / name)]
+        assert set(row) == {"path", "error"} and words in row["error"], row
+    assert "Traceback" not in result.stderr
+    table = run_cli("classify", *args)
+    assert table.returncode == 1 and "error: empty file" in table.stdout
+
+
+def test_globs_directories_and_save_input(tmp_path, test_split):
+    for i in range(3):
+        write_png(tmp_path / "in" / "sub" / f"g{i}.png", test_split.images[i])
+    views = tmp_path / "views"
+    result = run_cli("classify", str(tmp_path / "in" / "**" / "g*.png"), "--json", "--save-input", str(views))
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and len(rows) == 3
+    for row, i in zip(rows, range(3), strict=True):
+        saved = cv2.imread(row["input_png"], cv2.IMREAD_GRAYSCALE)
+        assert np.array_equal(saved, test_split.images[i])  # pass-through view
+    nothing = run_cli("classify", str(tmp_path / "none*.png"), "--json")
+    assert nothing.returncode == 1 and json.loads(nothing.stdout)["error"] == "no files match"
+
+
+def catalog(tmp_path, test_split, wrong: int):
+    """A shop catalog: folders per class, with `wrong` items filed in the wrong folder."""
+    folder = tmp_path / "catalog"
+    for i in range(20):
+        label = int(test_split.labels[i])
+        filed = (label + 1) % 10 if i < wrong else label
+        write_png(folder / CLASS_NAMES[filed].replace("/", "-") / f"item{i}.png", test_split.images[i])
+    return folder
+
+
+def test_expect_dirs_finds_mislabeled_items(tmp_path, test_split):
+    folder = catalog(tmp_path, test_split, wrong=3)
+    report = tmp_path / "mismatch.csv"
+    result = run_cli("classify", str(folder), "--expect-dirs", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "Catalog mismatches" in result.stdout
+    lines = report.read_text().splitlines()
+    assert lines[0] == "path,catalog,predicted,score"
+    flagged = {line.split(",")[0].rsplit("/", 1)[-1] for line in lines[1:]}
+    assert {"item0.png", "item1.png", "item2.png"} <= flagged
+    scores = [float(line.rsplit(",", 1)[1]) for line in lines[1:]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_expect_csv_and_unknown_labels(tmp_path, test_split):
+    paths = [write_png(tmp_path / f"p{i}.png", test_split.images[i]) for i in range(4)]
+    csv_path = tmp_path / "catalog.csv"
+    rows = [f"{p.name},{CLASS_NAMES[int(test_split.labels[i])]}" for i, p in enumerate(paths)]
+    rows[0] = f"{paths[0].name},Bag" if test_split.labels[0] != 8 else f"{paths[0].name},Trouser"
+    csv_path.write_text("path,label\n" + "\n".join(rows) + "\n")
+    report = tmp_path / "r.csv"
+    result = run_cli("classify", *map(str, paths), "--expect", str(csv_path), "--report", str(report))
+    assert result.returncode == 0
+    assert len(report.read_text().splitlines()) == 2 and "p0.png" in report.read_text()
+    csv_path.write_text(f"{paths[0].name},Hat\n")
+    bad = run_cli("classify", str(paths[0]), "--expect", str(csv_path))
+    assert bad.returncode == 1 and "unknown catalog label 'Hat'" in bad.stderr and "Ankle boot" in bad.stderr

@@ -1,0 +1,89 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from edgeclf.convert.converter import ConvertOptions, QualityError, convert
+from edgeclf.edge.classifier import Classifier
+
+pytestmark = pytest.mark.slow
+
+
+def test_int8_model_is_fully_integer(converted):
+    path, report = converted["int8"]
+    clf = Classifier(path)
+    assert clf.input.dtype == np.int8 and clf.output.dtype == np.int8
+    assert (clf.input.scale, clf.input.zero_point) == (1.0, -128)
+    ops = clf.ops()
+    assert {op["op"] for op in ops} >= {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"}
+    for op in ops:
+        assert not any(d.startswith("float") for d in op["dtypes"]), op
+    assert report["model_bytes"] == path.stat().st_size < 100_000
+
+
+def test_float_io_int8_model_has_only_boundary_float_ops(converted):
+    ops = Classifier(converted["int8_float_io"][0]).ops()
+    float_ops = {op["op"] for op in ops if any(d.startswith("float") for d in op["dtypes"])}
+    assert float_ops == {"QUANTIZE", "DEQUANTIZE"}
+
+
+def test_card_describes_the_model(converted):
+    path, report = converted["int8"]
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert card["classes"][9] == "Ankle boot" and len(card["classes"]) == 10
+    assert card["input"] == {"shape": [1, 28, 28, 1], "dtype": "int8", "scale": 1.0, "zero_point": -128}
+    assert card["quantization"]["calibration"] == {"samples": 200, "seed": 0, "source": "train split, class-balanced"}
+    assert card["accuracy"]["tflite_accuracy"] == report["tflite_accuracy"]
+    assert {"tensorflow", "keras", "edgeclf"} <= set(card["versions"])
+    assert card["preprocessing"]["pixel_range"] == [0, 255]
+
+
+def test_int8_agrees_with_keras_on_real_test_images(default_keras_model, converted, test_split):
+    import keras
+
+    model = keras.models.load_model(default_keras_model)
+    images = test_split.images[:3000]
+    keras_pred = model.predict(images[..., None].astype("float32"), batch_size=500, verbose=0).argmax(1)
+    lite_pred = Classifier(converted["int8"][0]).predict(images, batch_size=500).argmax(1)
+    assert (keras_pred == lite_pred).mean() >= 0.98
+
+
+def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
+    out_dir, _ = tiny_run
+    out = tmp_path / "tiny.tflite"
+    result = run_cli("convert", str(out_dir / "model.keras"), "--int8", "-o", str(out), "--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5")
+    assert result.returncode == 0, result.stderr
+    assert "TFLite acc" in result.stdout and out.exists() and out.with_suffix(".json").exists()
+    assert Classifier(out).input.dtype == np.int8
+
+
+def test_forced_bad_quantization_leaves_no_file(tiny_run, tmp_path, mini_dir):
+    out_dir, _ = tiny_run
+    out = tmp_path / "bad.tflite"
+    result = run_cli("convert", str(out_dir / "model.keras"), "--int8", "-o", str(out), "--data-dir", str(mini_dir), "--calib-samples", "50", "--max-drop", "-100")
+    assert result.returncode == 3 and "no model written" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(QualityError):
+        convert(out_dir / "model.keras", out, ConvertOptions(data_dir=str(mini_dir), calib_samples=50, max_drop=-100))
+    assert not out.exists()
+
+
+def test_corrupt_or_wrong_keras_file(tmp_path, mini_dir):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 definitely not a model")
+    result = run_cli("convert", str(corrupt), "--int8", "--data-dir", str(mini_dir))
+    assert result.returncode == 2 and "not a readable Keras model" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run_cli("convert", str(tmp_path / "none.keras"), "--int8")
+    assert missing.returncode == 2 and "not found" in missing.stderr
+
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    wrong = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
+    wrong.save(tmp_path / "five.keras")
+    result = run_cli("convert", str(tmp_path / "five.keras"), "--int8", "--data-dir", str(mini_dir))
+    assert result.returncode == 2 and "10 outputs" in result.stderr
