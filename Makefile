@@ -14,7 +14,7 @@ $(VENV)/.edge-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.all-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[train,edge,dev]"
+	$(BIN)/pip install -q -e ".[train,edge,serve,dev]"
 	touch $@ $(VENV)/.edge-installed
 
 ## demo: classify sample garment photos and benchmark the bundled int8 model (no TensorFlow)

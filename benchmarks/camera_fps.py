@@ -29,7 +29,9 @@ def main() -> None:
         test = load_split("test")
         write_demo_video(video, test.images[: args.frames // 10], frames_per_garment=10)
         opts = CameraOptions(source=str(video), headless=True)
-        summary = LiveClassifier(Classifier(threads=args.threads), opts, emit=lambda line: None).run()
+        summary = LiveClassifier(
+            Classifier(threads=args.threads), opts, emit=lambda line: None
+        ).run()
     print(json.dumps(summary, indent=2))
 
 

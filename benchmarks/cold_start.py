@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import cv2
+
 from edgeclf.edge.classifier import DEFAULT_MODEL
 from edgeclf.edge.dataset import load_split
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,13 +40,22 @@ class CameraOptions:
     max_frames: int | None = None
     duration: float | None = None
     snapshot_dir: Path = Path("snapshots")
+    loop: bool = False  # restart a video file at its end (serve)
+    realtime: bool = False  # play a video file at its own frame rate, dropping like a camera
+
+
+STATS_WINDOW = 10_000  # per-stage timings kept for the summary: memory stays flat on long runs
+
+
+def _window() -> deque:
+    return deque(maxlen=STATS_WINDOW)
 
 
 @dataclass
 class StageTimes:
-    wait: list[float] = field(default_factory=list)
-    preprocess: list[float] = field(default_factory=list)
-    inference: list[float] = field(default_factory=list)
+    wait: deque = field(default_factory=_window)
+    preprocess: deque = field(default_factory=_window)
+    inference: deque = field(default_factory=_window)
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:
@@ -80,7 +90,7 @@ def window_available() -> bool:
         return False
 
 
-def ms_stats(samples: list[float]) -> dict:
+def ms_stats(samples) -> dict:
     if not samples:
         return {"mean": None, "p95": None}
     arr = np.array(samples) * 1000
@@ -90,8 +100,10 @@ def ms_stats(samples: list[float]) -> dict:
 class LiveClassifier:
     """The loop: take the newest frame, crop the ROI, preprocess, classify, smooth, report."""
 
-    def __init__(self, clf: Classifier, opts: CameraOptions, emit=print) -> None:
-        self.clf, self.opts, self.emit = clf, opts, emit
+    def __init__(self, clf: Classifier, opts: CameraOptions, emit=print, on_frame=None) -> None:
+        """`emit` gets each JSON line; `on_frame(annotated, result)` each classified frame."""
+        self.clf, self.opts, self.emit, self.on_frame = clf, opts, emit, on_frame
+        self.stop_requested = threading.Event()
         self.times = StageTimes()
         self.smoothed: np.ndarray | None = None
         self.processed = 0
@@ -138,7 +150,7 @@ class LiveClassifier:
     def run(self) -> dict:
         opts = self.opts
         source = open_source(opts.source, opts.width, opts.height, opts.fps)
-        grabber = FrameGrabber(source)
+        grabber = FrameGrabber(source, loop=opts.loop, realtime=opts.realtime)
         show = not opts.headless and window_available()
         if not opts.headless and not show:
             print(
@@ -166,7 +178,7 @@ class LiveClassifier:
                     if result is not None:
                         self.report(result)
                     annotated = frame.image
-                    if result is not None and (show or opts.record):
+                    if result is not None and (show or opts.record or self.on_frame):
                         annotated = overlay.draw(
                             frame.image,
                             roi,
@@ -176,6 +188,8 @@ class LiveClassifier:
                             result["infer_ms"],
                             result["label"] == UNCERTAIN,
                         )
+                    if self.on_frame and result is not None:
+                        self.on_frame(annotated, result)
                     if opts.record and result is not None:
                         if self.writer is None:
                             self.writer = self.open_recording(stack, annotated.shape, source.fps)
@@ -197,6 +211,8 @@ class LiveClassifier:
         return summary
 
     def done(self) -> bool:
+        if self.stop_requested.is_set():
+            return True
         if self.opts.max_frames and self.processed >= self.opts.max_frames:
             return True
         return bool(self.opts.duration and time.perf_counter() - self.started >= self.opts.duration)

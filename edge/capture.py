@@ -95,6 +95,11 @@ class OpenCVSource:
         ok, frame = self.cap.read()
         return frame if ok and frame is not None and frame.size else None
 
+    def rewind(self) -> bool:
+        import cv2
+
+        return bool(self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+
     def reopen(self) -> None:
         self.cap.release()
         self.cap = open_opencv(self.kind, self.target, *self.settings)
@@ -147,10 +152,12 @@ def open_source(source: str, width=None, height=None, fps=None):
 class FrameGrabber(threading.Thread):
     """Reads the source in the background; `next()` hands out frames newer than the last one."""
 
-    def __init__(self, source, warn=None) -> None:
+    def __init__(self, source, warn=None, loop: bool = False, realtime: bool = False) -> None:
         super().__init__(daemon=True, name="edgeclf-capture")
         self.source = source
-        self.lossless = source.is_file
+        self.loop = loop and source.is_file
+        self.realtime = realtime and source.is_file  # pace a file like a camera
+        self.lossless = source.is_file and not realtime
         self.warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
         self.cond = threading.Condition()
         self.latest: Frame | None = None
@@ -162,9 +169,16 @@ class FrameGrabber(threading.Thread):
 
     def run(self) -> None:
         failures = 0
+        period = 1.0 / self.source.fps if self.realtime else 0.0
+        next_due = time.perf_counter()
         while not self.stopping:
+            if period:
+                next_due += period
+                time.sleep(max(0.0, next_due - time.perf_counter()))
             image = self.source.read()
             if image is None:
+                if self.loop and self.source.rewind():
+                    continue
                 if self.source.is_file:
                     break  # end of file
                 failures += 1

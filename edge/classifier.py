@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,7 @@ class Classifier:
         )
         self._batch = self.input.shape[0]
         self._lut = self._pixel_table()
+        self._lock = threading.Lock()
 
     def _load_delegate(self, path: str):
         try:
@@ -150,11 +152,15 @@ class Classifier:
             self._batch = batch
 
     def invoke_raw(self, tensor: np.ndarray) -> np.ndarray:
-        """Run one already-quantized batch; the raw output tensor (for the benchmark)."""
-        self._resize(len(tensor))
-        self.interpreter.set_tensor(self.input.index, tensor)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output.index)
+        """Run one already-quantized batch; the raw output tensor (for the benchmark).
+
+        Interpreters are not thread-safe: the lock lets a server share one between threads.
+        """
+        with self._lock:
+            self._resize(len(tensor))
+            self.interpreter.set_tensor(self.input.index, tensor)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self.output.index).copy()
 
     def predict(self, images: np.ndarray, batch_size: int = 1) -> np.ndarray:
         """Probabilities (N, classes) for uint8 images (N, 28, 28)."""

@@ -416,6 +416,81 @@ def camera(
         raise fail(summary["error"], 1)
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@app.command()
+@user_errors
+def serve(
+    source: Annotated[
+        str, typer.Option(help="Camera source as for `camera`, or 'none' for the upload API only.")
+    ] = "0",
+    model: ModelOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback unless you say otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EDGECLF_TOKEN",
+            help="Require this bearer token (or ?token=) on every route but /healthz.",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
+    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None,
+    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None,
+    roi: Annotated[
+        str | None, typer.Option(help="Region to classify, x,y,w,h (default: centred square).")
+    ] = None,
+    smooth: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+    ] = 0.5,
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+    ] = 0.5,
+    backend: BackendOption = None,
+    threads: ThreadsOption = None,
+) -> None:
+    """Serve the live annotated view and a classification API to a browser (needs the 'serve' extra)."""
+    require("fastapi", "serve")
+    require("uvicorn", "serve")
+    import uvicorn
+
+    from .camera import CameraOptions, parse_roi
+    from .capture import open_source
+    from .live import LiveService
+    from .server import create_app
+
+    clf = load_classifier(model, backend, threads, None)
+    live = None
+    if source != "none":
+        opts = CameraOptions(
+            source=source,
+            width=width,
+            height=height,
+            roi=parse_roi(roi) if roi else None,
+            smooth=smooth,
+            threshold=threshold,
+            headless=True,
+            loop=True,
+            realtime=True,
+        )
+        open_source(source, width, height).release()  # fail now, clearly, if the camera is missing
+        live = LiveService(clf, opts)
+    if host not in LOOPBACK and not token:
+        print(
+            f"warning: listening on {host} without --token: anyone on the network can use it",
+            file=sys.stderr,
+        )
+    app_ = create_app(clf, live, token=token, max_upload=int(max_upload_mb * 2**20))
+    print(
+        f"edgeclf serve: http://{host}:{port}/" + (f"?token={token}" if token else ""),
+        file=sys.stderr,
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

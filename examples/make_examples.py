@@ -39,8 +39,16 @@ def main() -> None:
         folder = HERE / name.split("/")[0].lower().replace(" ", "_")
         folder.mkdir(exist_ok=True)
         garment = test.images[np.flatnonzero(test.labels == index)[3]]
-        cv2.imwrite(str(folder / "photo.jpg"), photo(garment, rng, colour=False), [cv2.IMWRITE_JPEG_QUALITY, 88])
-        cv2.imwrite(str(folder / "photo_colour.jpg"), photo(garment, rng, colour=True), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        cv2.imwrite(
+            str(folder / "photo.jpg"),
+            photo(garment, rng, colour=False),
+            [cv2.IMWRITE_JPEG_QUALITY, 88],
+        )
+        cv2.imwrite(
+            str(folder / "photo_colour.jpg"),
+            photo(garment, rng, colour=True),
+            [cv2.IMWRITE_JPEG_QUALITY, 88],
+        )
 
 
 if __name__ == "__main__":

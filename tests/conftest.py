@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from edgeclf.edge.dataset import load_split
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,12 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from edgeclf.edge import capture
 from edgeclf.edge.camera import CameraOptions, LiveClassifier
 from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.synthetic import write_demo_video
+
+from conftest import run_cli
 
 GARMENTS = 24
 PER_GARMENT = 5
@@ -27,7 +28,9 @@ def video(tmp_path_factory, test_split):
 
 def test_headless_video_json_lines(video):
     path, truth = video
-    result = run_cli("camera", "--source", str(path), "--headless", "--smooth", "0", "--threshold", "0")
+    result = run_cli(
+        "camera", "--source", str(path), "--headless", "--smooth", "0", "--threshold", "0"
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == len(truth)  # a file is classified completely
@@ -43,11 +46,15 @@ def test_headless_video_json_lines(video):
 
 def test_on_change_threshold_and_max_frames(video):
     path, _ = video
-    result = run_cli("camera", "--source", str(path), "--headless", "--on-change", "--max-frames", "30")
+    result = run_cli(
+        "camera", "--source", str(path), "--headless", "--on-change", "--max-frames", "30"
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0 and 1 <= len(lines) < 30
     assert all(a["label"] != b["label"] for a, b in zip(lines, lines[1:], strict=False))
-    sure = run_cli("camera", "--source", str(path), "--headless", "--max-frames", "10", "--threshold", "1.0")
+    sure = run_cli(
+        "camera", "--source", str(path), "--headless", "--max-frames", "10", "--threshold", "1.0"
+    )
     assert {json.loads(line)["label"] for line in sure.stdout.splitlines()} == {"uncertain"}
     assert "10 frames" in sure.stderr
 
@@ -104,7 +111,10 @@ def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
     summary = LiveClassifier(Classifier(), CameraOptions(headless=True), emit=lines.append).run()
     assert 1 <= summary["frames"] <= 5 and len(lines) == summary["frames"]
     assert dying.reopens == 2 and "retries failed" in summary["error"]
-    assert Counter(json.loads(line)["label"] for line in lines).most_common(1)[0][0] == CLASS_NAMES[test_split.labels[0]]
+    assert (
+        Counter(json.loads(line)["label"] for line in lines).most_common(1)[0][0]
+        == CLASS_NAMES[test_split.labels[0]]
+    )
 
 
 def test_source_parsing():

@@ -5,11 +5,12 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from edgeclf.edge.backends import available_backends
 from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import DEFAULT_MODEL, Classifier
 from edgeclf.edge.errors import ModelError
+
+from conftest import run_cli
 
 
 def test_bundled_model_loads_with_its_card():
@@ -96,7 +97,9 @@ def test_model_without_card_uses_default_labels(tmp_path, test_split):
     model.write_bytes(DEFAULT_MODEL.read_bytes())
     clf = Classifier(model)
     assert clf.card is None and clf.labels == CLASS_NAMES
-    assert np.array_equal(clf.predict(test_split.images[:20]), Classifier().predict(test_split.images[:20]))
+    assert np.array_equal(
+        clf.predict(test_split.images[:20]), Classifier().predict(test_split.images[:20])
+    )
 
 
 def test_missing_delegate_is_a_clear_error():
@@ -125,6 +128,8 @@ def test_classify_never_imports_tensorflow(tmp_path, test_split):
         "print('HEAVY', heavy)\n"
         "print('RICH', any(m.startswith('rich') for m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
     assert "HEAVY []" in out and "RICH False" in out
     assert json.loads(out.splitlines()[0])["label"] in CLASS_NAMES

@@ -4,8 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli, write_png
 from edgeclf.edge.classes import CLASS_NAMES
+
+from conftest import run_cli, write_png
 from photos import write_variant
 
 
@@ -17,7 +18,9 @@ def photo_dir(tmp_path_factory, test_split):
     truth = {}
     for i in range(40):
         for variant in ("canvas", "colour_jpeg"):
-            truth[str(write_variant(folder, i, test_split.images[i], variant, rng))] = int(test_split.labels[i])
+            truth[str(write_variant(folder, i, test_split.images[i], variant, rng))] = int(
+                test_split.labels[i]
+            )
     return folder, truth
 
 
@@ -39,7 +42,9 @@ def test_json_lines_schema_and_accuracy(photo_dir):
 
 def test_table_output_with_counts(photo_dir):
     folder, truth = photo_dir
-    result = run_cli("classify", str(folder / "canvas" / "00000.png"), str(folder / "canvas" / "00001.png"))
+    result = run_cli(
+        "classify", str(folder / "canvas" / "00000.png"), str(folder / "canvas" / "00001.png")
+    )
     assert result.returncode == 0
     assert "runner-up" in result.stdout and "Per-class counts" in result.stdout
     assert "00000.png" in result.stdout
@@ -54,12 +59,22 @@ def test_bad_inputs_do_not_stop_the_batch(tmp_path, test_split):
     png = cv2.imencode(".png", test_split.images[0])[1].tobytes()
     huge = png[:16] + (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big") + png[24:]
     (tmp_path / "huge.png").write_bytes(huge)  # a header claiming 10 gigapixels
-    args = [str(good), str(tmp_path / "missing.png"), *(str(tmp_path / n) for n in ("text.png", "empty.jpg", "truncated.jpg", "huge.png"))]
+    args = [
+        str(good),
+        str(tmp_path / "missing.png"),
+        *(str(tmp_path / n) for n in ("text.png", "empty.jpg", "truncated.jpg", "huge.png")),
+    ]
     result = run_cli("classify", *args, "--json")
     assert result.returncode == 1
     rows = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
     assert "label" in rows[str(good)]
-    expected = {"missing.png": "not found", "text.png": "not an image", "empty.jpg": "empty", "truncated.jpg": "truncated", "huge.png": "too large"}
+    expected = {
+        "missing.png": "not found",
+        "text.png": "not an image",
+        "empty.jpg": "empty",
+        "truncated.jpg": "truncated",
+        "huge.png": "too large",
+    }
     for name, words in expected.items():
         row = rows[str(tmp_path / name)]
         assert set(row) == {"path", "error"} and words in row["error"], row
@@ -72,7 +87,9 @@ def test_globs_directories_and_save_input(tmp_path, test_split):
     for i in range(3):
         write_png(tmp_path / "in" / "sub" / f"g{i}.png", test_split.images[i])
     views = tmp_path / "views"
-    result = run_cli("classify", str(tmp_path / "in" / "**" / "g*.png"), "--json", "--save-input", str(views))
+    result = run_cli(
+        "classify", str(tmp_path / "in" / "**" / "g*.png"), "--json", "--save-input", str(views)
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0 and len(rows) == 3
     for row, i in zip(rows, range(3), strict=True):
@@ -88,7 +105,9 @@ def catalog(tmp_path, test_split, wrong: int):
     for i in range(20):
         label = int(test_split.labels[i])
         filed = (label + 1) % 10 if i < wrong else label
-        write_png(folder / CLASS_NAMES[filed].replace("/", "-") / f"item{i}.png", test_split.images[i])
+        write_png(
+            folder / CLASS_NAMES[filed].replace("/", "-") / f"item{i}.png", test_split.images[i]
+        )
     return folder
 
 
@@ -113,9 +132,15 @@ def test_expect_csv_and_unknown_labels(tmp_path, test_split):
     rows[0] = f"{paths[0].name},Bag" if test_split.labels[0] != 8 else f"{paths[0].name},Trouser"
     csv_path.write_text("path,label\n" + "\n".join(rows) + "\n")
     report = tmp_path / "r.csv"
-    result = run_cli("classify", *map(str, paths), "--expect", str(csv_path), "--report", str(report))
+    result = run_cli(
+        "classify", *map(str, paths), "--expect", str(csv_path), "--report", str(report)
+    )
     assert result.returncode == 0
     assert len(report.read_text().splitlines()) == 2 and "p0.png" in report.read_text()
     csv_path.write_text(f"{paths[0].name},Hat\n")
     bad = run_cli("classify", str(paths[0]), "--expect", str(csv_path))
-    assert bad.returncode == 1 and "unknown catalog label 'Hat'" in bad.stderr and "Ankle boot" in bad.stderr
+    assert (
+        bad.returncode == 1
+        and "unknown catalog label 'Hat'" in bad.stderr
+        and "Ankle boot" in bad.stderr
+    )

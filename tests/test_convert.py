@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from edgeclf.convert.converter import ConvertOptions, QualityError, convert
 from edgeclf.edge.classifier import Classifier
+
+from conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +35,17 @@ def test_card_describes_the_model(converted):
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["classes"][9] == "Ankle boot" and len(card["classes"]) == 10
-    assert card["input"] == {"shape": [1, 28, 28, 1], "dtype": "int8", "scale": 1.0, "zero_point": -128}
-    assert card["quantization"]["calibration"] == {"samples": 200, "seed": 0, "source": "train split, class-balanced"}
+    assert card["input"] == {
+        "shape": [1, 28, 28, 1],
+        "dtype": "int8",
+        "scale": 1.0,
+        "zero_point": -128,
+    }
+    assert card["quantization"]["calibration"] == {
+        "samples": 200,
+        "seed": 0,
+        "source": "train split, class-balanced",
+    }
     assert card["accuracy"]["tflite_accuracy"] == report["tflite_accuracy"]
     assert {"tensorflow", "keras", "edgeclf"} <= set(card["versions"])
     assert card["preprocessing"]["pixel_range"] == [0, 255]
@@ -46,7 +56,9 @@ def test_int8_agrees_with_keras_on_real_test_images(default_keras_model, convert
 
     model = keras.models.load_model(default_keras_model)
     images = test_split.images[:3000]
-    keras_pred = model.predict(images[..., None].astype("float32"), batch_size=500, verbose=0).argmax(1)
+    keras_pred = model.predict(
+        images[..., None].astype("float32"), batch_size=500, verbose=0
+    ).argmax(1)
     lite_pred = Classifier(converted["int8"][0]).predict(images, batch_size=500).argmax(1)
     assert (keras_pred == lite_pred).mean() >= 0.98
 
@@ -54,7 +66,19 @@ def test_int8_agrees_with_keras_on_real_test_images(default_keras_model, convert
 def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
     out_dir, _ = tiny_run
     out = tmp_path / "tiny.tflite"
-    result = run_cli("convert", str(out_dir / "model.keras"), "--int8", "-o", str(out), "--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5")
+    result = run_cli(
+        "convert",
+        str(out_dir / "model.keras"),
+        "--int8",
+        "-o",
+        str(out),
+        "--data-dir",
+        str(mini_dir),
+        "--calib-samples",
+        "100",
+        "--max-drop",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
     assert "TFLite acc" in result.stdout and out.exists() and out.with_suffix(".json").exists()
     assert Classifier(out).input.dtype == np.int8
@@ -63,11 +87,27 @@ def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
 def test_forced_bad_quantization_leaves_no_file(tiny_run, tmp_path, mini_dir):
     out_dir, _ = tiny_run
     out = tmp_path / "bad.tflite"
-    result = run_cli("convert", str(out_dir / "model.keras"), "--int8", "-o", str(out), "--data-dir", str(mini_dir), "--calib-samples", "50", "--max-drop", "-100")
+    result = run_cli(
+        "convert",
+        str(out_dir / "model.keras"),
+        "--int8",
+        "-o",
+        str(out),
+        "--data-dir",
+        str(mini_dir),
+        "--calib-samples",
+        "50",
+        "--max-drop",
+        "-100",
+    )
     assert result.returncode == 3 and "no model written" in result.stderr
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(QualityError):
-        convert(out_dir / "model.keras", out, ConvertOptions(data_dir=str(mini_dir), calib_samples=50, max_drop=-100))
+        convert(
+            out_dir / "model.keras",
+            out,
+            ConvertOptions(data_dir=str(mini_dir), calib_samples=50, max_drop=-100),
+        )
     assert not out.exists()
 
 

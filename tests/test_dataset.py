@@ -2,6 +2,7 @@ import gzip
 
 import numpy as np
 import pytest
+
 from edgeclf.edge import dataset
 from edgeclf.edge.dataset import DataError, balanced_subset, load_split, read_idx
 

@@ -5,6 +5,7 @@ import pytest
 from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.images import decode_image, to_uint8
 from edgeclf.edge.preprocess import preprocess
+
 from photos import VARIANTS, make_variant
 
 
@@ -55,12 +56,18 @@ def test_depths_and_alpha_are_normalised(test_split):
 def test_dark_background_photo(test_split):
     clf = Classifier()
     image = test_split.images[2]
-    big = cv2.resize(image, (200, 120), interpolation=cv2.INTER_CUBIC)  # light garment on black, wide
+    big = cv2.resize(
+        image, (200, 120), interpolation=cv2.INTER_CUBIC
+    )  # light garment on black, wide
     canvas = np.full((300, 400), 18, np.uint8)
     canvas[90:210, 100:300] = np.maximum(canvas[90:210, 100:300], big)
     assert clf.predict(preprocess(canvas)).argmax() == clf.predict(image).argmax()
 
 
 def test_blank_and_tiny_images_do_not_crash():
-    for image in (np.full((50, 80), 200, np.uint8), np.zeros((1, 1), np.uint8), np.full((3, 500, 3), 9, np.uint8)):
+    for image in (
+        np.full((50, 80), 200, np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.full((3, 500, 3), 9, np.uint8),
+    ):
         assert preprocess(image).shape == (28, 28)

@@ -3,6 +3,7 @@ import json
 
 import keras
 import pytest
+
 from edgeclf.train.architectures import ARCHITECTURES, build
 from edgeclf.train.trainer import TrainConfig, train
 
@@ -92,7 +93,9 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 
 def test_same_seed_same_run(tmp_path, mini_dir):
     def run(folder):
-        cfg = TrainConfig(arch="tiny", epochs=1, batch_size=64, limit=200, data_dir=str(mini_dir), seed=5)
+        cfg = TrainConfig(
+            arch="tiny", epochs=1, batch_size=64, limit=200, data_dir=str(mini_dir), seed=5
+        )
         train(cfg, folder)
         return json.loads((folder / "history.json").read_text())["loss"]
 

@@ -1,0 +1,79 @@
+"""One camera pipeline shared by every viewer: one capture, one interpreter, newest JPEG in memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+
+from .camera import CameraOptions, LiveClassifier
+from .classifier import Classifier
+
+
+class LiveService:
+    """Runs `LiveClassifier` in a background thread and publishes its latest frame and result.
+
+    Viewers never touch the camera or the model: they read the newest JPEG, so five browser tabs
+    cost five JPEG copies over the network, not five captures or five inferences.
+    """
+
+    def __init__(self, clf: Classifier, opts: CameraOptions, jpeg_quality: int = 80) -> None:
+        self.clf = clf
+        self.opts = opts
+        self.jpeg_quality = jpeg_quality
+        self.cond = threading.Condition()
+        self.jpeg: bytes | None = None
+        self.result: dict | None = None
+        self.sequence = 0
+        self.error: str | None = None
+        self.started = time.time()
+        self.live = LiveClassifier(clf, opts, emit=lambda line: None, on_frame=self._publish)
+        self.thread = threading.Thread(target=self._run, name="edgeclf-live", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            summary = self.live.run()
+            self.error = summary.get("error")
+        except Exception as exc:  # reported through /api/status; the server keeps serving uploads
+            self.error = str(exc)
+        with self.cond:
+            self.cond.notify_all()
+
+    def _publish(self, annotated, result: dict) -> None:
+        ok, buffer = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            return
+        with self.cond:
+            self.jpeg = buffer.tobytes()
+            self.result = {k: v for k, v in result.items() if not k.startswith("_")}
+            self.result["top_k"] = [{"label": n, "score": round(p, 4)} for n, p in result["_top"]]
+            self.sequence += 1
+            self.cond.notify_all()
+
+    def wait_frame(self, after: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        """The newest JPEG once its sequence number passes `after` (or what there is at timeout)."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.sequence > after or not self.running, timeout)
+            return self.sequence, self.jpeg
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def status(self) -> dict:
+        return {
+            "source": self.opts.source,
+            "running": self.running,
+            "frames": self.live.processed,
+            "fps": round(self.live.fps(), 2),
+            "result": self.result,
+            "error": self.error,
+        }
+
+    def stop(self) -> None:
+        self.live.stop_requested.set()
+        self.thread.join(timeout=5)

@@ -1,0 +1,208 @@
+"""The server: API through FastAPI's test client, a real uvicorn for streaming, load and the browser."""
+
+import json
+import shutil
+import socket
+import threading
+import time
+
+import cv2
+import httpx
+import numpy as np
+import psutil
+import pytest
+from fastapi.testclient import TestClient
+
+from edgeclf.edge.camera import CameraOptions
+from edgeclf.edge.classes import CLASS_NAMES
+from edgeclf.edge.classifier import Classifier
+from edgeclf.edge.live import LiveService
+from edgeclf.edge.server import create_app
+from edgeclf.edge.synthetic import write_demo_video
+from photos import make_variant
+
+TOKEN = "s3cret-token"
+
+
+def png(image) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, test_split):
+    path = tmp_path_factory.mktemp("serve") / "garments.mp4"
+    write_demo_video(path, test_split.images[:12], frames_per_garment=15)
+    return path
+
+
+@pytest.fixture()
+def client():
+    with TestClient(create_app(Classifier(), None, max_upload=200_000)) as c:
+        yield c
+
+
+def test_upload_real_photos(client, test_split):
+    rng = np.random.default_rng(3)
+    correct = 0
+    for i in range(30):
+        photo = make_variant(test_split.images[i], "colour_jpeg", rng)
+        data = cv2.imencode(".jpg", photo)[1].tobytes()
+        response = client.post("/classify", files={"file": (f"g{i}.jpg", data, "image/jpeg")})
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"path", "label", "index", "score", "top_k", "ms"} and body["path"] == f"g{i}.jpg"
+        correct += body["label"] == CLASS_NAMES[test_split.labels[i]]
+    assert correct >= 24
+
+
+def test_bad_uploads_get_json_errors_and_the_server_keeps_serving(client, test_split):
+    cases = [
+        (b"definitely not an image", 415),
+        (png(test_split.images[0])[:60], 415),  # corrupt PNG
+        (b"", 400),
+        (b"\x89PNG" + bytes(300_000), 413),  # over the 200 kB limit of this app
+    ]
+    for data, status in cases:
+        response = client.post("/classify", files={"file": ("x.png", data, "image/png")})
+        assert response.status_code == status, (status, response.text)
+        assert "error" in response.json()
+    assert client.post("/classify", data={"nofile": "1"}).status_code == 422
+    assert client.post("/classify", files={"file": ("ok.png", png(test_split.images[0]), "image/png")}).status_code == 200
+
+
+def test_token_guards_every_route_but_healthz(test_split):
+    with TestClient(create_app(Classifier(), None, token=TOKEN)) as c:
+        assert c.get("/healthz").status_code == 200
+        for path in ("/", "/api/status", "/docs", "/openapi.json"):
+            assert c.get(path).status_code == 401, path
+            assert c.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
+        assert c.get("/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get(f"/api/status?token={TOKEN}").status_code == 200
+        upload = {"file": ("a.png", png(test_split.images[0]), "image/png")}
+        assert c.post("/classify", files=upload).status_code == 401
+
+
+def test_without_camera_status_and_page(client):
+    status = client.get("/api/status").json()
+    assert status["camera"] is None and status["backend"] == "litert" and status["model"].endswith(".tflite")
+    assert "const LIVE = false" in client.get("/").text
+    assert client.get("/stream.mjpg").status_code == 404
+    assert "/classify" in client.get("/openapi.json").json()["paths"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(video):
+    """A real uvicorn on loopback, fed by a video file looped at its own frame rate."""
+    import uvicorn
+
+    opts = CameraOptions(source=str(video), headless=True, loop=True, realtime=True, smooth=0.0, threshold=0.0)
+    live = LiveService(Classifier(), opts)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(Classifier(), live), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield base, live
+    srv.should_exit = True
+    thread.join(timeout=10)
+    assert not live.running  # the capture was released on shutdown
+
+
+def read_frames(base: str, count: int) -> list[bytes]:
+    frames = []
+    with httpx.stream("GET", base + "/stream.mjpg", timeout=10) as response:
+        assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+        buffer = b""
+        for chunk in response.iter_bytes():
+            buffer += chunk
+            while b"\xff\xd9" in buffer and b"\xff\xd8" in buffer:
+                start = buffer.index(b"\xff\xd8")
+                end = buffer.index(b"\xff\xd9", start) + 2
+                frames.append(buffer[start:end])
+                buffer = buffer[end:]
+            if len(frames) >= count:
+                return frames
+    return frames
+
+
+def test_stream_delivers_changing_annotated_frames(server):
+    base, _ = server
+    frames = read_frames(base, 5)
+    assert len(frames) == 5 and len(set(frames)) == 5
+    image = cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (480, 640, 3)
+    status = httpx.get(base + "/api/status").json()
+    assert status["frames"] > 0 and status["fps"] > 0 and status["camera"]["result"]["label"] in CLASS_NAMES
+
+
+def test_concurrent_viewers_and_uploads_share_one_pipeline(server, test_split):
+    base, live = server
+    process = psutil.Process()
+    read_frames(base, 3)
+    rss_before = process.memory_info().rss
+    frames_before = live.live.processed
+    t0 = time.time()
+    errors = []
+    counts = []
+
+    def viewer():
+        try:
+            counts.append(len(read_frames(base, 20)))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    def uploader():
+        with httpx.Client(base_url=base) as c:
+            for i in range(40):
+                r = c.post("/classify", files={"file": ("g.png", png(test_split.images[i]), "image/png")})
+                if r.status_code != 200:
+                    errors.append(r.text)
+
+    threads = [threading.Thread(target=viewer) for _ in range(5)] + [threading.Thread(target=uploader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    elapsed = time.time() - t0
+    assert not errors and counts == [20] * 5
+    # One capture and one inference per source frame, however many viewers: the video runs at 30 FPS.
+    assert live.live.processed - frames_before <= 35 * elapsed + 5
+    assert process.memory_info().rss - rss_before < 60 * 2**20
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed here")
+def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = server
+    photo = tmp_path / "garment.png"
+    cv2.imwrite(str(photo), make_variant(test_split.images[1], "canvas", np.random.default_rng(0)))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=flags)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.wait_for_function("document.getElementById('view').naturalWidth > 0", timeout=15000)
+        first = page.evaluate("document.getElementById('label').textContent")
+        page.wait_for_function("document.getElementById('stats').textContent.includes('FPS')", timeout=15000)
+        label = page.evaluate("document.getElementById('label').textContent")
+        assert any(name in label for name in CLASS_NAMES), (first, label)
+        frame = page.evaluate("document.getElementById('stats').textContent")
+        page.wait_for_function(f"document.getElementById('stats').textContent !== {json.dumps(frame)}", timeout=10000)
+        page.set_input_files("#upload", str(photo))
+        page.wait_for_function("document.getElementById('result').dataset.label", timeout=10000)
+        result = page.evaluate("document.getElementById('result').dataset.label")
+        assert result == CLASS_NAMES[test_split.labels[1]]
+        browser.close()
