@@ -77,23 +77,6 @@ def print_comparison(reports: list[dict]) -> None:
     console.print(table)
 
 
-def comparison_markdown(reports: list[dict]) -> str:
-    """The same comparison as a Markdown table, for READMEs."""
-    base = reports[0]
-    lines = [
-        "| model | accuracy | Δ vs first (pts) | size | size ratio | invoke p50 (µs) | speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in reports:
-        lines.append(
-            f"| {Path(r['model']).name} | {r['accuracy']:.2%} | "
-            f"{100 * (r['accuracy'] - base['accuracy']):+.2f} | {r['model_bytes'] / 1024:.1f} KB | "
-            f"{r['model_bytes'] / base['model_bytes']:.2f}x | {r['latency_us']['p50']:.1f} | "
-            f"{base['latency_us']['p50'] / r['latency_us']['p50']:.2f}x |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def plot(r: dict, path: Path) -> None:
     """Confusion matrix and latency histogram side by side."""
     import numpy as np

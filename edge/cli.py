@@ -132,7 +132,10 @@ def train(
             limit=limit,
             data_dir=str(data_dir) if data_dir else None,
         )
-    metrics = run_training(cfg, out, resume=bool(resume))
+    try:
+        metrics = run_training(cfg, out, resume=bool(resume))
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; continue with: edgeclf train --resume {out}", 130) from None
     print_summary(metrics, out)
 
 

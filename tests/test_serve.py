@@ -19,6 +19,7 @@ from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.live import LiveService
 from edgeclf.edge.server import create_app
 from edgeclf.edge.synthetic import write_demo_video
+
 from photos import make_variant
 
 TOKEN = "s3cret-token"
@@ -50,7 +51,10 @@ def test_upload_real_photos(client, test_split):
         response = client.post("/classify", files={"file": (f"g{i}.jpg", data, "image/jpeg")})
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"path", "label", "index", "score", "top_k", "ms"} and body["path"] == f"g{i}.jpg"
+        assert (
+            set(body) == {"path", "label", "index", "score", "top_k", "ms"}
+            and body["path"] == f"g{i}.jpg"
+        )
         correct += body["label"] == CLASS_NAMES[test_split.labels[i]]
     assert correct >= 24
 
@@ -67,7 +71,12 @@ def test_bad_uploads_get_json_errors_and_the_server_keeps_serving(client, test_s
         assert response.status_code == status, (status, response.text)
         assert "error" in response.json()
     assert client.post("/classify", data={"nofile": "1"}).status_code == 422
-    assert client.post("/classify", files={"file": ("ok.png", png(test_split.images[0]), "image/png")}).status_code == 200
+    assert (
+        client.post(
+            "/classify", files={"file": ("ok.png", png(test_split.images[0]), "image/png")}
+        ).status_code
+        == 200
+    )
 
 
 def test_token_guards_every_route_but_healthz(test_split):
@@ -75,7 +84,9 @@ def test_token_guards_every_route_but_healthz(test_split):
         assert c.get("/healthz").status_code == 200
         for path in ("/", "/api/status", "/docs", "/openapi.json"):
             assert c.get(path).status_code == 401, path
-            assert c.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
+            assert c.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, (
+                path
+            )
         assert c.get("/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get(f"/api/status?token={TOKEN}").status_code == 200
         upload = {"file": ("a.png", png(test_split.images[0]), "image/png")}
@@ -84,7 +95,11 @@ def test_token_guards_every_route_but_healthz(test_split):
 
 def test_without_camera_status_and_page(client):
     status = client.get("/api/status").json()
-    assert status["camera"] is None and status["backend"] == "litert" and status["model"].endswith(".tflite")
+    assert (
+        status["camera"] is None
+        and status["backend"] == "litert"
+        and status["model"].endswith(".tflite")
+    )
     assert "const LIVE = false" in client.get("/").text
     assert client.get("/stream.mjpg").status_code == 404
     assert "/classify" in client.get("/openapi.json").json()["paths"]
@@ -101,10 +116,16 @@ def server(video):
     """A real uvicorn on loopback, fed by a video file looped at its own frame rate."""
     import uvicorn
 
-    opts = CameraOptions(source=str(video), headless=True, loop=True, realtime=True, smooth=0.0, threshold=0.0)
+    opts = CameraOptions(
+        source=str(video), headless=True, loop=True, realtime=True, smooth=0.0, threshold=0.0
+    )
     live = LiveService(Classifier(), opts)
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(Classifier(), live), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Classifier(), live), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -144,7 +165,11 @@ def test_stream_delivers_changing_annotated_frames(server):
     image = cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (480, 640, 3)
     status = httpx.get(base + "/api/status").json()
-    assert status["frames"] > 0 and status["fps"] > 0 and status["camera"]["result"]["label"] in CLASS_NAMES
+    assert (
+        status["frames"] > 0
+        and status["fps"] > 0
+        and status["camera"]["result"]["label"] in CLASS_NAMES
+    )
 
 
 def test_concurrent_viewers_and_uploads_share_one_pipeline(server, test_split):
@@ -166,11 +191,15 @@ def test_concurrent_viewers_and_uploads_share_one_pipeline(server, test_split):
     def uploader():
         with httpx.Client(base_url=base) as c:
             for i in range(40):
-                r = c.post("/classify", files={"file": ("g.png", png(test_split.images[i]), "image/png")})
+                r = c.post(
+                    "/classify", files={"file": ("g.png", png(test_split.images[i]), "image/png")}
+                )
                 if r.status_code != 200:
                     errors.append(r.text)
 
-    threads = [threading.Thread(target=viewer) for _ in range(5)] + [threading.Thread(target=uploader) for _ in range(2)]
+    threads = [threading.Thread(target=viewer) for _ in range(5)] + [
+        threading.Thread(target=uploader) for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -182,25 +211,38 @@ def test_concurrent_viewers_and_uploads_share_one_pipeline(server, test_split):
     assert process.memory_info().rss - rss_before < 60 * 2**20
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed here")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
+)
 def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
     from playwright.sync_api import sync_playwright
 
     base, _ = server
     photo = tmp_path / "garment.png"
     cv2.imwrite(str(photo), make_variant(test_split.images[1], "canvas", np.random.default_rng(0)))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=flags)
         page = browser.new_page()
         page.goto(base + "/")
         page.wait_for_function("document.getElementById('view').naturalWidth > 0", timeout=15000)
         first = page.evaluate("document.getElementById('label').textContent")
-        page.wait_for_function("document.getElementById('stats').textContent.includes('FPS')", timeout=15000)
+        page.wait_for_function(
+            "document.getElementById('stats').textContent.includes('FPS')", timeout=15000
+        )
         label = page.evaluate("document.getElementById('label').textContent")
         assert any(name in label for name in CLASS_NAMES), (first, label)
         frame = page.evaluate("document.getElementById('stats').textContent")
-        page.wait_for_function(f"document.getElementById('stats').textContent !== {json.dumps(frame)}", timeout=10000)
+        page.wait_for_function(
+            f"document.getElementById('stats').textContent !== {json.dumps(frame)}", timeout=10000
+        )
         page.set_input_files("#upload", str(photo))
         page.wait_for_function("document.getElementById('result').dataset.label", timeout=10000)
         result = page.evaluate("document.getElementById('result').dataset.label")
