@@ -52,24 +52,17 @@ def print_report(r: dict) -> None:
 def print_comparison(reports: list[dict]) -> None:
     base = reports[0]
     table = Table(title="edgeclf bench --compare (ratios against the first model)")
-    for name in (
-        "model",
-        "input",
-        "accuracy",
-        "Δ acc (pts)",
-        "size",
-        "size ratio",
-        "p50 us",
-        "speed-up",
-    ):
-        table.add_column(name, justify="left" if name == "model" else "right")
-    for r in reports:
+    names = [Path(r["model"]).name for r in reports]
+    table.add_column("model", no_wrap=True, min_width=max(map(len, names)))
+    for column in ("input", "top-1", "Δ pts", "KB", "size x", "p50 us", "speed x"):
+        table.add_column(column, justify="right", overflow="fold")
+    for name, r in zip(names, reports, strict=True):
         table.add_row(
-            Path(r["model"]).name,
+            name,
             r["input_dtype"],
             f"{r['accuracy']:.2%}",
             f"{100 * (r['accuracy'] - base['accuracy']):+.2f}",
-            f"{r['model_bytes'] / 1024:.1f} KB",
+            f"{r['model_bytes'] / 1024:.1f}",
             f"{r['model_bytes'] / base['model_bytes']:.2f}x",
             f"{r['latency_us']['p50']:.1f}",
             f"{base['latency_us']['p50'] / r['latency_us']['p50']:.2f}x",

@@ -58,6 +58,11 @@ class StageTimes:
     inference: deque = field(default_factory=_window)
 
 
+def public(result: dict) -> dict:
+    """A step's result without its private fields (the `_top` list drawn on the overlay)."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
 def parse_roi(text: str) -> tuple[int, int, int, int]:
     try:
         x, y, w, h = (int(v) for v in text.split(","))
@@ -111,6 +116,7 @@ class LiveClassifier:
         self.stamps: deque[float] = deque(maxlen=30)
         self.writer = None
         self.last_index = -1
+        self.inference_total = 0.0
 
     def fps(self) -> float:
         if len(self.stamps) < 2:
@@ -126,6 +132,7 @@ class LiveClassifier:
         t2 = time.perf_counter()
         self.times.preprocess.append(t1 - t0)
         self.times.inference.append(t2 - t1)
+        self.inference_total += t2 - t1
         a = self.opts.smooth
         self.smoothed = (
             probs if self.smoothed is None or a <= 0 else a * self.smoothed + (1 - a) * probs
@@ -232,22 +239,18 @@ class LiveClassifier:
             return
         self.last_label = result["label"]
         if self.opts.headless or self.opts.on_change:
-            self.emit(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}))
+            self.emit(json.dumps(public(result)))
 
     def snapshot(self, annotated: np.ndarray, result: dict) -> None:
         folder = self.opts.snapshot_dir
         stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{result['frame']}"
         with atomic_path(folder / f"{stem}.png") as tmp:
             cv2.imwrite(str(tmp), annotated)
-        write_text(
-            folder / f"{stem}.json",
-            json.dumps({k: v for k, v in result.items() if not k.startswith("_")}),
-        )
+        write_text(folder / f"{stem}.json", json.dumps(public(result)))
         print(f"saved {folder / stem}.png", file=sys.stderr)
 
     def summary(self, grabber: FrameGrabber) -> dict:
         elapsed = time.perf_counter() - self.started
-        infer = sum(self.times.inference)
         return {
             "frames": self.processed,
             "source_frames": grabber.frames_read,
@@ -258,7 +261,7 @@ class LiveClassifier:
             "capture_wait_ms": ms_stats(self.times.wait),
             "preprocess_ms": ms_stats(self.times.preprocess),
             "inference_ms": ms_stats(self.times.inference),
-            "model_share": round(infer / elapsed, 4) if elapsed else 0.0,
+            "model_share": round(self.inference_total / elapsed, 4) if elapsed else 0.0,
         }
 
 

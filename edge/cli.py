@@ -96,7 +96,7 @@ def train(
         Path, typer.Option("--out", "-o", help="Output folder for the model and reports.")
     ] = Path("runs/small"),
     arch: Annotated[
-        str, typer.Option(help="Architecture: tiny, small (default), wide, accurate.")
+        str, typer.Option(help="Architecture: tiny, small (default), small-gap, accurate.")
     ] = "small",
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 40,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
@@ -106,6 +106,13 @@ def train(
     limit: Annotated[
         int | None, typer.Option(min=20, help="Train on a class-balanced subset.")
     ] = None,
+    erase_prob: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of training images given a random erased patch."
+        ),
+    ] = 0.25,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 3e-3,
     data_dir: DataDir = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run from its folder.")
@@ -130,6 +137,8 @@ def train(
             batch_size=batch_size,
             seed=seed,
             limit=limit,
+            erase_prob=erase_prob,
+            learning_rate=learning_rate,
             data_dir=str(data_dir) if data_dir else None,
         )
     try:

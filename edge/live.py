@@ -7,7 +7,7 @@ import time
 
 import cv2
 
-from .camera import CameraOptions, LiveClassifier
+from .camera import CameraOptions, LiveClassifier, public
 from .classifier import Classifier
 
 
@@ -49,7 +49,7 @@ class LiveService:
             return
         with self.cond:
             self.jpeg = buffer.tobytes()
-            self.result = {k: v for k, v in result.items() if not k.startswith("_")}
+            self.result = public(result)
             self.result["top_k"] = [{"label": n, "score": round(p, 4)} for n, p in result["_top"]]
             self.sequence += 1
             self.cond.notify_all()

@@ -18,7 +18,7 @@ def results_table(results: list[dict]) -> None:
         ("conf", "right"),
         ("runner-up", "left"),
     ):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, overflow="fold")  # never cut a path short
     for r in results:
         if "error" in r:
             table.add_row(r["path"], f"[red]error: {r['error']}[/red]", "", "")
@@ -48,7 +48,7 @@ def mismatch_table(rows: list[dict], checked: int) -> None:
     title = f"Catalog mismatches: {len(rows)} of {checked} labelled images"
     table = Table(title=title, show_edge=False)
     for name in ("path", "catalog", "predicted", "conf"):
-        table.add_column(name, justify="right" if name == "conf" else "left")
+        table.add_column(name, justify="right" if name == "conf" else "left", overflow="fold")
     for row in rows:
         table.add_row(row["path"], row["catalog"], row["predicted"], f"{row['score']:.1%}")
     console.print(table)

@@ -80,7 +80,7 @@ def test_compare_two_real_models(tmp_path, converted):
     assert (
         "float.tflite" in result.stdout
         and "int8.tflite" in result.stdout
-        and "speed-up" in result.stdout
+        and "speed x" in result.stdout
     )
     reports = json.loads(out.read_text())["models"]
     assert [r["input_dtype"] for r in reports] == ["float32", "int8"]

@@ -39,7 +39,7 @@ class TrainConfig:
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
     shift: float = 0.1
-    erase_prob: float = 0.5
+    erase_prob: float = 0.25
     val_size: int = 5000
 
     @classmethod
