@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint clean model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,20 @@ test: $(VENV)/.all-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+## model: reproduce the bundled model in models/ (needs the full data set: EDGECLF_DATA_DIR)
+RUN := runs/bundled
+model: $(VENV)/.all-installed
+	$(BIN)/edgeclf train --arch small --epochs 80 --seed 0 --out $(RUN)
+	cp $(RUN)/model.keras models/fashion.keras
+	cp $(RUN)/curves.png models/curves.png
+	$(BIN)/edgeclf convert models/fashion.keras --int8 -o models/fashion_int8.tflite
+	$(BIN)/edgeclf convert models/fashion.keras -o $(RUN)/fashion_float.tflite
+	$(BIN)/edgeclf convert models/fashion.keras --fp16 -o $(RUN)/fashion_fp16.tflite
+	$(BIN)/edgeclf convert models/fashion.keras --dynamic -o $(RUN)/fashion_dynamic.tflite
+	$(BIN)/edgeclf bench --compare $(RUN)/fashion_float.tflite $(RUN)/fashion_fp16.tflite \
+		$(RUN)/fashion_dynamic.tflite models/fashion_int8.tflite --json $(RUN)/compare.json
+	$(BIN)/edgeclf bench --json models/bench.json --plot models/bench.png
 
 lint: $(VENV)/.all-installed
 	$(BIN)/ruff check --fix .

@@ -17,7 +17,7 @@ from ..edge.card import CARD_FORMAT, card_path, sha256_of
 from ..edge.classes import CLASS_NAMES, NUM_CLASSES
 from ..edge.classifier import Classifier
 from ..edge.dataset import balanced_subset, load_split
-from ..edge.errors import EdgeclfError, ModelError
+from ..edge.errors import EdgeclfError, ModelError, first_line
 from ..edge.quiet import captured_fds
 
 MODES = ("float", "fp16", "dynamic", "int8")
@@ -116,8 +116,9 @@ def to_tflite(model, mode: str, io: str, calib: np.ndarray | None) -> bytes:
         with captured_fds(keep=True) as log:
             return converter.convert()
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError...
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"TFLite conversion failed: {message} (converter log: {log})") from None
+        raise ModelError(
+            f"TFLite conversion failed: {first_line(exc)} (converter log: {log})"
+        ) from None
 
 
 def check_all_int8(classifier: Classifier) -> None:

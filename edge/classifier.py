@@ -12,7 +12,7 @@ import numpy as np
 from .backends import Backend, load_backend
 from .card import load_card
 from .classes import CLASS_NAMES
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .quiet import captured_fds
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -75,7 +75,7 @@ class Classifier:
         except OSError as exc:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
         self.model_bytes = len(model_bytes)
-        self._bytes = model_bytes
+        self._content = model_bytes
         self.card = load_card(self.path, model_bytes)
         self.backend: Backend = load_backend(backend)
         self.threads = threads
@@ -87,10 +87,9 @@ class Classifier:
                 )
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            first_line = (
-                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            )
-            raise ModelError(f"{self.path} is not a usable TFLite model: {first_line}") from None
+            raise ModelError(
+                f"{self.path} is not a usable TFLite model: {first_line(exc)}"
+            ) from None
         inputs, outputs = (
             self.interpreter.get_input_details(),
             self.interpreter.get_output_details(),
@@ -177,7 +176,7 @@ class Classifier:
 
     def ops(self) -> list[dict]:
         """The model's operators with their tensors' dtypes (to prove a model is all-int8)."""
-        interpreter = self.backend.inspection_interpreter(self._bytes)
+        interpreter = self.backend.inspection_interpreter(self._content)
         details = {t["index"]: t for t in interpreter.get_tensor_details()}
         ops = []
         for op in interpreter._get_ops_details():  # the public API has no op list

@@ -365,6 +365,19 @@ def bench(
         bench_report.plot(reports[0], plot)
 
 
+WidthOption = Annotated[int | None, typer.Option(min=1, help="Requested frame width.")]
+HeightOption = Annotated[int | None, typer.Option(min=1, help="Requested frame height.")]
+RoiOption = Annotated[
+    str | None, typer.Option(help="Region to classify, x,y,w,h (default: centred square).")
+]
+SmoothOption = Annotated[
+    float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+]
+ThresholdOption = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+]
+
+
 @app.command()
 @user_errors
 def camera(
@@ -375,18 +388,12 @@ def camera(
         ),
     ] = "0",
     model: ModelOption = None,
-    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None,
-    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None,
+    width: WidthOption = None,
+    height: HeightOption = None,
     fps: Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")] = None,
-    roi: Annotated[
-        str | None, typer.Option(help="Region to classify, x,y,w,h (default: centred square).")
-    ] = None,
-    smooth: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
-    ] = 0.5,
-    threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
-    ] = 0.5,
+    roi: RoiOption = None,
+    smooth: SmoothOption = 0.5,
+    threshold: ThresholdOption = 0.5,
     headless: Annotated[
         bool, typer.Option(help="No window; print one JSON line per classified frame.")
     ] = False,
@@ -450,17 +457,11 @@ def serve(
         ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
-    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None,
-    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None,
-    roi: Annotated[
-        str | None, typer.Option(help="Region to classify, x,y,w,h (default: centred square).")
-    ] = None,
-    smooth: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
-    ] = 0.5,
-    threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
-    ] = 0.5,
+    width: WidthOption = None,
+    height: HeightOption = None,
+    roi: RoiOption = None,
+    smooth: SmoothOption = 0.5,
+    threshold: ThresholdOption = 0.5,
     backend: BackendOption = None,
     threads: ThreadsOption = None,
 ) -> None:

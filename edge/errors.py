@@ -21,3 +21,9 @@ class ModelError(EdgeclfError):
 
 class InputImageError(EdgeclfError):
     """One input image cannot be read; a batch reports it and goes on."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library errors can run to pages)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
