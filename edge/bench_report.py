@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from .tables import console
 
 
 def print_report(r: dict) -> None:

@@ -98,7 +98,7 @@ def train(
     arch: Annotated[
         str, typer.Option(help="Architecture: tiny, small (default), small-gap, accurate.")
     ] = "small",
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 40,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 80,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
     seed: Annotated[
         int, typer.Option(help="Random seed (runs are deterministic on one machine).")

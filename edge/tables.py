@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped output keeps whole lines (files, CI logs) instead of wrapping at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def results_table(results: list[dict]) -> None:

@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 from edgeclf.edge.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier
 
 
@@ -18,3 +21,29 @@ def test_bundled_card_and_float_model_ship_together():
     assert card["quantization"]["mode"] == "int8" and card["quantization"]["io"] == "int8"
     assert abs(card["accuracy"]["drop_points"]) <= 0.3
     assert (MODELS_DIR / card["source_model"]).is_file()
+
+
+def test_full_training_split(full_data_dir):
+    from edgeclf.edge.dataset import load_split
+
+    train = load_split("train", full_data_dir)
+    assert train.images.shape == (60_000, 28, 28)
+    assert np.bincount(train.labels).tolist() == [6000] * 10
+
+
+@pytest.mark.slow
+def test_conversion_of_the_bundled_keras_model_reproduces_it(full_data_dir, tmp_path):
+    """`convert` on models/fashion.keras with the recorded settings gives the bundled int8 model."""
+    from edgeclf.convert.converter import ConvertOptions, convert
+
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    out = tmp_path / "fashion_int8.tflite"
+    calibration = card["quantization"]["calibration"]
+    opts = ConvertOptions(
+        calib_samples=calibration["samples"], seed=calibration["seed"], data_dir=str(full_data_dir)
+    )
+    report = convert(MODELS_DIR / card["source_model"], out, opts)
+    assert report["tflite_accuracy"] == pytest.approx(
+        card["accuracy"]["tflite_accuracy"], abs=0.001
+    )
+    assert report["float_accuracy"] == pytest.approx(card["accuracy"]["float_accuracy"], abs=1e-6)

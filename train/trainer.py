@@ -29,7 +29,7 @@ class TrainConfig:
     """Everything that defines a run; saved so that `--resume` rebuilds the same run."""
 
     arch: str = "small"
-    epochs: int = 40
+    epochs: int = 80
     batch_size: int = 128
     seed: int = 0
     limit: int | None = None
@@ -130,6 +130,30 @@ def set_determinism(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def as_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) -> the model's float32 (N, 28, 28, 1) raw-pixel input."""
+    return images[..., None].astype("float32")
+
+
+def prepare_data(cfg: TrainConfig):
+    """Train/validation arrays (validation taken from train, class-balanced) and the test split."""
+    import keras
+
+    train_split = load_split("train", cfg.data_dir)
+    test_split = load_split("test", cfg.data_dir)
+    x_all, y_all = train_split.images, train_split.labels
+    if cfg.limit:
+        keep = balanced_subset(y_all, cfg.limit, cfg.seed)
+        x_all, y_all = x_all[keep], y_all[keep]
+    val_size = min(cfg.val_size, max(NUM_CLASSES, len(y_all) // 10))
+    train_idx, val_idx = split_validation(y_all, val_size, cfg.seed)
+
+    def pair(idx: np.ndarray):
+        return as_input(x_all[idx]), keras.utils.to_categorical(y_all[idx], NUM_CLASSES)
+
+    return pair(train_idx), pair(val_idx), test_split
+
+
 def _epoch_timer_class():
     import keras
 
@@ -165,23 +189,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
     write_text(out / CONFIG_FILE, json.dumps(asdict(cfg), indent=2))
     set_determinism(cfg.seed)
 
-    train_split = load_split("train", cfg.data_dir)
-    test_split = load_split("test", cfg.data_dir)
-    x_all, y_all = train_split.images, train_split.labels
-    if cfg.limit:
-        keep = balanced_subset(y_all, cfg.limit, cfg.seed)
-        x_all, y_all = x_all[keep], y_all[keep]
-    val_size = min(cfg.val_size, max(NUM_CLASSES, len(y_all) // 10))
-    train_idx, val_idx = split_validation(y_all, val_size, cfg.seed)
-
-    def as_input(images: np.ndarray) -> np.ndarray:
-        return images[..., None].astype("float32")
-
-    def one_hot(labels: np.ndarray) -> np.ndarray:
-        return keras.utils.to_categorical(labels, NUM_CLASSES)
-
-    x_train, y_train = as_input(x_all[train_idx]), one_hot(y_all[train_idx])
-    x_val, y_val = as_input(x_all[val_idx]), one_hot(y_all[val_idx])
+    (x_train, y_train), (x_val, y_val), test_split = prepare_data(cfg)
     steps = int(np.ceil(len(x_train) / cfg.batch_size))
 
     core = architectures.build(cfg.arch)
