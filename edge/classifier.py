@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from dataclasses import dataclass
@@ -113,12 +114,20 @@ class Classifier:
         self._lock = threading.Lock()
 
     def _load_delegate(self, path: str):
+        # Check the library loads first: a failed load_delegate leaves a half-built Delegate whose
+        # destructor prints a traceback (LiteRT 2.3).
+        try:
+            library = ctypes.CDLL(path)
+        except OSError as exc:
+            raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
+        if not hasattr(library, "tflite_plugin_create_delegate"):
+            raise ModelError(
+                f"{path} is not a TFLite external delegate (no tflite_plugin_create_delegate)"
+            )
         try:
             return self.backend.load_delegate(path)
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise ModelError(
-                f"cannot load delegate {path}: {str(exc).strip() or 'not found'}"
-            ) from None
+        except (ValueError, OSError, RuntimeError, AttributeError) as exc:
+            raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
 
     @property
     def name(self) -> str:

@@ -10,7 +10,7 @@ from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import DEFAULT_MODEL, Classifier
 from edgeclf.edge.errors import ModelError
 
-from conftest import run_cli
+from conftest import run_cli, write_png
 
 
 def test_bundled_model_loads_with_its_card():
@@ -102,9 +102,14 @@ def test_model_without_card_uses_default_labels(tmp_path, test_split):
     )
 
 
-def test_missing_delegate_is_a_clear_error():
+def test_missing_or_wrong_delegate_is_a_clear_error(tmp_path, test_split):
     with pytest.raises(ModelError, match="cannot load delegate"):
         Classifier(delegate="/nonexistent/libedgetpu.so.1")
+    with pytest.raises(ModelError, match="not a TFLite external delegate"):
+        Classifier(delegate="libm.so.6")
+    image = write_png(tmp_path / "x.png", test_split.images[0])
+    result = run_cli("classify", str(image), "--delegate", "/nonexistent/libedgetpu.so.1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_threads_and_backend_options():
