@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from pathlib import Path
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target`, on error it vanishes."""
+    import tempfile  # ~3 ms: kept off the start-up path of commands that write nothing
+
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Keep the suffix: some writers (Keras, OpenCV) choose the format from it.

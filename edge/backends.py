@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .errors import ModelError
@@ -23,10 +22,21 @@ BACKENDS: dict[str, tuple[str, str]] = {
 @dataclass(frozen=True)
 class Backend:
     name: str
-    version: str
     interpreter_class: Any
     load_delegate: Any
     module: Any
+
+    @property
+    def version(self) -> str:
+        # importlib.metadata costs ~12 ms: looked up only when a report asks for it.
+        from importlib.metadata import PackageNotFoundError, version
+
+        for dist in (BACKENDS[self.name][1], "tensorflow-cpu"):
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                continue
+        return "unknown"
 
     def inspection_interpreter(self, model_bytes: bytes):
         """An interpreter with no default delegate, so its op list shows the model's own ops."""
@@ -40,18 +50,13 @@ class Backend:
 
 
 def _import(name: str) -> Backend:
-    module_name, dist = BACKENDS[name]
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(BACKENDS[name][0])
     if name == "tensorflow":
         module = module.lite
         interpreter_class, load_delegate = module.Interpreter, module.experimental.load_delegate
     else:
         interpreter_class, load_delegate = module.Interpreter, module.load_delegate
-    try:
-        ver = version(dist)
-    except PackageNotFoundError:
-        ver = version("tensorflow-cpu") if name == "tensorflow" else "unknown"
-    return Backend(name, ver, interpreter_class, load_delegate, module)
+    return Backend(name, interpreter_class, load_delegate, module)
 
 
 def load_backend(name: str | None = None) -> Backend:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_text
@@ -46,27 +47,47 @@ def _parse(name: str, where: str) -> int:
         ) from None
 
 
-def mismatches(results: list[dict], expected: dict[Path, int]) -> list[dict]:
-    """Classified images whose prediction differs from the catalog, most confident first."""
-    rows = []
-    for r in results:
-        want = expected.get(Path(r["path"]).resolve())
-        if "error" in r or want is None or want == r["index"]:
-            continue
-        rows.append(
+@dataclass
+class Audit:
+    """The catalog's label for each image path, and what the classifier's results say about it."""
+
+    expected: dict[Path, int]
+
+    @classmethod
+    def from_dirs(cls, items: list[tuple[Path, str | None]]) -> Audit:
+        return cls(labels_from_dirs([path for path, error in items if not error]))
+
+    @classmethod
+    def from_csv(cls, csv_path: Path) -> Audit:
+        return cls(labels_from_csv(csv_path))
+
+    def _graded(self, results: list[dict]):
+        for r in results:
+            want = None if "error" in r else self.expected.get(Path(r["path"]).resolve())
+            if want is not None:
+                yield r, want
+
+    def checked(self, results: list[dict]) -> int:
+        """How many classified images the catalog has a label for."""
+        return sum(1 for _ in self._graded(results))
+
+    def mismatches(self, results: list[dict]) -> list[dict]:
+        """Classified images whose prediction differs from the catalog, most confident first."""
+        rows = [
             {
                 "path": r["path"],
                 "catalog": CLASS_NAMES[want],
                 "predicted": r["label"],
                 "score": r["score"],
             }
-        )
-    return sorted(rows, key=lambda row: -row["score"])
+            for r, want in self._graded(results)
+            if want != r["index"]
+        ]
+        return sorted(rows, key=lambda row: -row["score"])
 
-
-def write_report(rows: list[dict], path: Path) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["path", "catalog", "predicted", "score"])
-    writer.writeheader()
-    writer.writerows({**r, "score": f"{r['score']:.4f}"} for r in rows)
-    write_text(path, out.getvalue())
+    def write_report(self, results: list[dict], path: Path) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["path", "catalog", "predicted", "score"])
+        writer.writeheader()
+        writer.writerows({**r, "score": f"{r['score']:.4f}"} for r in self.mismatches(results))
+        write_text(path, out.getvalue())

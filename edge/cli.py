@@ -243,10 +243,11 @@ def classify(
     ] = False,
 ) -> None:
     """Classify photos of garments (any size, any background) with the int8 model."""
-    from . import catalog
     from .classify import ClassifyOptions, class_counts, print_json_summary, run_batch
     from .inputs import expand_inputs
 
+    if report and not (expect or expect_dirs):
+        raise EdgeclfError("--report needs --expect CSV or --expect-dirs")
     clf = load_classifier(model, backend, threads, delegate)
     if verbose:
         info = clf.describe()
@@ -256,17 +257,17 @@ def classify(
             file=sys.stderr,
         )
     items = expand_inputs(images)
-    expected = None
-    if expect:
-        expected = catalog.labels_from_csv(expect)
-    elif expect_dirs:
-        expected = catalog.labels_from_dirs([p for p, err in items if not err])
-    opts = ClassifyOptions(top_k=top_k, raw=raw, save_input=save_input)
-    results = run_batch(clf, items, opts, as_json)
+    audit = None
+    if expect or expect_dirs:  # csv and friends are imported only for audits
+        from .catalog import Audit
+
+        audit = Audit.from_csv(expect) if expect else Audit.from_dirs(items)
+    results = run_batch(
+        clf, items, ClassifyOptions(top_k=top_k, raw=raw, save_input=save_input), as_json
+    )
     errors = sum("error" in r for r in results)
-    rows = catalog.mismatches(results, expected) if expected is not None else None
-    if report is not None and rows is not None:
-        catalog.write_report(rows, report)
+    if audit and report:
+        audit.write_report(results, report)
     if as_json:
         print_json_summary(results)
     else:
@@ -274,11 +275,8 @@ def classify(
 
         tables.results_table(results)
         tables.counts_table(class_counts(results), errors)
-        if rows is not None:
-            checked = sum(
-                1 for r in results if "error" not in r and Path(r["path"]).resolve() in expected
-            )
-            tables.mismatch_table(rows, checked)
+        if audit:
+            tables.mismatch_table(audit.mismatches(results), audit.checked(results))
     if errors:
         raise typer.Exit(1)
 

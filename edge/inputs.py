@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +17,8 @@ def expand_inputs(args: Iterable[str]) -> list[tuple[Path, str | None]]:
             images = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p))
             found += [(p, None) for p in images] or [(path, "no images in folder")]
         elif any(ch in arg for ch in "*?[") and not path.exists():
+            import glob  # only for patterns the shell did not expand
+
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             found += [(p, None) for p in matches] or [(path, "no files match")]
         else:

@@ -16,6 +16,12 @@ WORK_SIDE = 256  # find the garment on a copy this size: fast, and blind to fine
 MIN_CONTRAST = 24  # a pixel belongs to the garment if it differs this much from the background
 
 
+def median(values: np.ndarray) -> float:
+    """Median by partition (np.median pulls in numpy.ma, ~10 ms of every cold start)."""
+    flat = values.ravel()
+    return float(np.partition(flat, len(flat) // 2)[len(flat) // 2])
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
@@ -27,7 +33,7 @@ def border_level(gray: np.ndarray) -> float:
     frame = np.concatenate(
         [gray[:t].ravel(), gray[-t:].ravel(), gray[:, :t].ravel(), gray[:, -t:].ravel()]
     )
-    return float(np.median(frame))
+    return median(frame)
 
 
 def is_fashion_mnist_like(gray: np.ndarray) -> bool:
@@ -44,7 +50,7 @@ def garment_box(gray: np.ndarray, background: float) -> tuple[int, int, int, int
     )
     small = cv2.GaussianBlur(small, (3, 3), 0)
     diff = cv2.absdiff(small, np.full_like(small, round(background)))
-    threshold = max(MIN_CONTRAST, float(np.percentile(diff, 50)) * 2)
+    threshold = max(MIN_CONTRAST, median(diff) * 2)
     mask = (diff > threshold).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))

@@ -5,27 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 
 
 @contextlib.contextmanager
 def captured_fds(fds: tuple[int, ...] = (1, 2), keep: bool = False) -> Iterator[str | None]:
-    """Redirect `fds` to a temp log while the block runs; yield the log's path when `keep`."""
-    log = tempfile.NamedTemporaryFile(prefix="edgeclf-", suffix=".log", delete=False)  # noqa: SIM115 (closed below)
-    saved = [os.dup(fd) for fd in fds]
+    """Redirect `fds` while the block runs: to a temp log whose path is yielded when `keep`,
+    else to /dev/null (no tempfile import: this runs on every `classify` start)."""
+    if keep:
+        import tempfile
+
+        fd, log_path = tempfile.mkstemp(prefix="edgeclf-", suffix=".log")
+    else:
+        fd, log_path = os.open(os.devnull, os.O_WRONLY), None
+    saved = [os.dup(target) for target in fds]
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        for fd in fds:
-            os.dup2(log.fileno(), fd)
-        yield log.name if keep else None
+        for target in fds:
+            os.dup2(fd, target)
+        yield log_path
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        for fd, copy in zip(fds, saved, strict=True):
-            os.dup2(copy, fd)
+        for target, copy in zip(fds, saved, strict=True):
+            os.dup2(copy, target)
             os.close(copy)
-        log.close()
-        if not keep:
-            os.unlink(log.name)
+        os.close(fd)
