@@ -45,7 +45,6 @@ class ConvertOptions:
     seed: int = 0
     data_dir: str | None = None
     max_drop: float = 0.5
-    verify_limit: int | None = None
 
 
 class QualityError(EdgeclfError):
@@ -131,16 +130,6 @@ def check_all_int8(classifier: Classifier) -> None:
             raise ModelError(f"int8 model still has a float op: {name} ({', '.join(op['dtypes'])})")
 
 
-def verification_set(opts: ConvertOptions) -> tuple[np.ndarray, np.ndarray, str]:
-    """The test split (bundled with the package when no data dir is given)."""
-    test = load_split("test", opts.data_dir)
-    images, labels = test.images, test.labels
-    if opts.verify_limit and opts.verify_limit < len(labels):
-        keep = balanced_subset(labels, opts.verify_limit, opts.seed)
-        images, labels = images[keep], labels[keep]
-    return images, labels, "test"
-
-
 def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     """Convert, verify against the float model, and only then write OUT and its card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -153,21 +142,26 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     model = load_keras_model(model_path)
     kind = output_kind(model)
     calib = calibration_images(opts) if opts.mode == "int8" else None
-    tflite_bytes = to_tflite(model, opts.mode, opts.io if opts.mode == "int8" else "float", calib)
+    io = opts.io if opts.mode == "int8" else "float"
+    tflite_bytes = to_tflite(model, opts.mode, io, calib)
 
-    images, labels, split = verification_set(opts)
+    # Verify on the test split (always there: the package bundles it when no data dir is given).
+    test = load_split("test", opts.data_dir)
+    images, labels = test.images, test.labels
     float_probs = model.predict(images[..., None].astype("float32"), batch_size=1000, verbose=0)
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / "candidate.tflite"
         candidate.write_bytes(tflite_bytes)
         classifier = Classifier(candidate)
-        classifier.outputs_logits = kind == "logits"
+        classifier.outputs_logits = (
+            kind == "logits"
+        )  # the card that would say so is not written yet
         if opts.mode == "int8":
             check_all_int8(classifier)
         lite_probs = classifier.predict(images, batch_size=250)
     float_pred, lite_pred = float_probs.argmax(1), lite_probs.argmax(1)
     report = {
-        "split": split,
+        "split": "test",
         "images": int(len(labels)),
         "float_accuracy": float((float_pred == labels).mean()),
         "tflite_accuracy": float((lite_pred == labels).mean()),
@@ -194,7 +188,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
         "preprocessing": PREPROCESSING,
         "quantization": {
             "mode": opts.mode,
-            "io": opts.io if opts.mode == "int8" else "float",
+            "io": io,
             "per_channel_weights": opts.mode == "int8",
             "calibration": (
                 {"samples": len(calib), "seed": opts.seed, "source": "train split, class-balanced"}
