@@ -18,6 +18,7 @@ from . import overlay
 from .atomic import atomic_path, write_text
 from .capture import FrameGrabber, open_source
 from .classifier import Classifier
+from .classify import top_k
 from .errors import EdgeclfError
 from .preprocess import preprocess
 
@@ -59,7 +60,7 @@ class StageTimes:
 
 
 def public(result: dict) -> dict:
-    """A step's result without its private fields (the `_top` list drawn on the overlay)."""
+    """A step's result without its private fields (the `_top_k` list drawn on the overlay)."""
     return {k: v for k, v in result.items() if not k.startswith("_")}
 
 
@@ -143,7 +144,6 @@ class LiveClassifier:
         self.processed += 1
         self.last_index = frame.index
         self.stamps.append(t2)
-        order = np.argsort(-self.smoothed)[:3]
         return {
             "t": round(t2 - self.started, 3),
             "frame": frame.index,
@@ -151,7 +151,7 @@ class LiveClassifier:
             "score": round(score, 4),
             "fps": round(self.fps(), 2),
             "infer_ms": round((t2 - t1) * 1000, 3),
-            "_top": [(self.clf.labels[i], float(self.smoothed[i])) for i in order],
+            "_top_k": top_k(self.smoothed, self.clf.labels, 3),
         }
 
     def run(self) -> dict:
@@ -186,15 +186,8 @@ class LiveClassifier:
                         self.report(result)
                     annotated = frame.image
                     if result is not None and (show or opts.record or self.on_frame):
-                        annotated = overlay.draw(
-                            frame.image,
-                            roi,
-                            result["label"],
-                            result["_top"],
-                            result["fps"],
-                            result["infer_ms"],
-                            result["label"] == UNCERTAIN,
-                        )
+                        uncertain = result["label"] == UNCERTAIN
+                        annotated = overlay.draw(frame.image, roi, result, uncertain)
                     if self.on_frame and result is not None:
                         self.on_frame(annotated, result)
                     if opts.record and result is not None:

@@ -32,7 +32,7 @@ def top_k(probs: np.ndarray, labels: tuple[str, ...], k: int) -> list[dict]:
 
 
 def classify_image(clf: Classifier, image: np.ndarray, k: int = 3) -> dict:
-    """Prediction fields shared by classify, camera and serve: label, index, score, top_k."""
+    """Prediction fields shared by `classify` and serve's uploads: label, index, score, top_k."""
     probs = clf.predict(image)[0]
     best = int(np.argmax(probs))
     return {

@@ -49,8 +49,7 @@ class LiveService:
             return
         with self.cond:
             self.jpeg = buffer.tobytes()
-            self.result = public(result)
-            self.result["top_k"] = [{"label": n, "score": round(p, 4)} for n, p in result["_top"]]
+            self.result = {**public(result), "top_k": result["_top_k"]}
             self.sequence += 1
             self.cond.notify_all()
 
