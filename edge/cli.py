@@ -113,6 +113,24 @@ def train(
         ),
     ] = 0.25,
     learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 3e-3,
+    bf16: Annotated[
+        bool,
+        typer.Option(
+            "--bf16",
+            help="Mixed bfloat16 compute (faster on CPUs with AMX or AVX512-BF16, and on GPUs); "
+            "the saved model is float32.",
+        ),
+    ] = False,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Distil from this trained .keras model (same --seed, so same val split)."
+        ),
+    ] = None,
+    distill_weight: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of each target that comes from the teacher."),
+    ] = 0.7,
     data_dir: DataDir = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run from its folder.")
@@ -139,6 +157,9 @@ def train(
             limit=limit,
             erase_prob=erase_prob,
             learning_rate=learning_rate,
+            bf16=bf16,
+            teacher=str(teacher) if teacher else None,
+            distill_weight=distill_weight,
             data_dir=str(data_dir) if data_dir else None,
         )
     try:

@@ -100,3 +100,52 @@ def test_same_seed_same_run(tmp_path, mini_dir):
         return json.loads((folder / "history.json").read_text())["loss"]
 
     assert run(tmp_path / "a") == run(tmp_path / "b")
+
+
+def test_soft_targets_blend_teacher_and_label(tiny_run, mini_dir):
+    from edgeclf.edge.dataset import load_split
+    from edgeclf.train.distill import load_teacher, soft_targets
+    from edgeclf.train.trainer import as_input
+
+    teacher = load_teacher(tiny_run[0] / "model.keras")
+    split = load_split("train", mini_dir)
+    x, one_hot = as_input(split.images[:64]), keras.utils.to_categorical(split.labels[:64], 10)
+    probs = teacher.predict(x, verbose=0)
+    assert soft_targets(teacher, x, one_hot, 0.0) == pytest.approx(one_hot)
+    assert soft_targets(teacher, x, one_hot, 1.0) == pytest.approx(probs, abs=1e-6)
+    blended = soft_targets(teacher, x, one_hot, 0.7)
+    assert blended.sum(axis=1) == pytest.approx(1.0, abs=1e-5)
+    assert (blended.argmax(axis=1) == split.labels[:64]).mean() > 0.9  # the label still leads
+    assert (blended < one_hot).any() and (blended[one_hot == 0] > 0).all()
+
+
+def test_distilled_run_records_its_teacher(tiny_run, tmp_path, mini_dir):
+    teacher = tiny_run[0] / "model.keras"
+    cfg = TrainConfig(
+        arch="tiny", epochs=1, batch_size=32, data_dir=str(mini_dir), teacher=str(teacher)
+    )
+    metrics = train(cfg, tmp_path)
+    assert metrics["test_accuracy"] > 0.1
+    assert json.loads((tmp_path / "config.json").read_text())["teacher"] == str(teacher)
+
+
+def test_teacher_from_another_split_is_refused(tiny_run, tmp_path, mini_dir):
+    from conftest import run_cli
+
+    teacher = tiny_run[0] / "model.keras"
+    args = ("train", "--arch", "tiny", "--epochs", "1", "--data-dir", str(mini_dir))
+    result = run_cli(*args, "--seed", "1", "--teacher", str(teacher), "-o", str(tmp_path / "s"))
+    assert result.returncode == 1 and "different train/validation split (seed" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "s" / "model.keras").exists()
+    missing = run_cli(*args, "--teacher", str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m"))
+    assert missing.returncode == 1 and "teacher model not found" in missing.stderr
+
+
+def test_bf16_run_saves_a_float32_model(tmp_path, mini_dir):
+    cfg = TrainConfig(arch="tiny", epochs=1, batch_size=64, limit=300, data_dir=str(mini_dir))
+    cfg.bf16 = True
+    train(cfg, tmp_path)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert model.output.dtype == "float32"

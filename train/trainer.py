@@ -41,6 +41,9 @@ class TrainConfig:
     shift: float = 0.1
     erase_prob: float = 0.25
     val_size: int = 5000
+    bf16: bool = False
+    teacher: str | None = None
+    distill_weight: float = 0.7
 
     @classmethod
     def load(cls, folder: Path) -> TrainConfig:
@@ -109,6 +112,21 @@ def with_softmax(core):
     return keras.Model(core.input, probs, name=core.name)
 
 
+def float32_twin(core, arch: str):
+    """The same weights in an all-float32 model: bfloat16 compute must not reach the converter.
+
+    Mixed precision keeps the variables in float32, so the copy is exact.
+    """
+    import keras
+
+    from . import architectures
+
+    keras.mixed_precision.set_global_policy("float32")
+    twin = architectures.build(arch)
+    twin.set_weights(core.get_weights())
+    return twin
+
+
 def versions() -> dict[str, str]:
     import keras
 
@@ -154,6 +172,23 @@ def prepare_data(cfg: TrainConfig):
     return pair(train_idx), pair(val_idx), test_split
 
 
+def teacher_targets(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> np.ndarray:
+    from . import distill
+
+    teacher_path = Path(cfg.teacher)
+    distill.check_same_split(teacher_path, asdict(cfg))
+    started = time.perf_counter()
+    teacher = distill.load_teacher(teacher_path)
+    targets = distill.soft_targets(teacher, x_train, y_train, cfg.distill_weight)
+    print(
+        f"Distilling from {teacher_path} ({teacher.count_params():,} params), "
+        f"{cfg.distill_weight:.0%} of each target; soft targets took "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return targets
+
+
 def _epoch_timer_class():
     import keras
 
@@ -188,8 +223,11 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
         raise EdgeclfError(f"cannot resume: no checkpoint in {out} (finished or never started)")
     write_text(out / CONFIG_FILE, json.dumps(asdict(cfg), indent=2))
     set_determinism(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.bf16 else "float32")
 
     (x_train, y_train), (x_val, y_val), test_split = prepare_data(cfg)
+    if cfg.teacher:
+        y_train = teacher_targets(cfg, x_train, y_train)
     steps = int(np.ceil(len(x_train) / cfg.batch_size))
 
     core = architectures.build(cfg.arch)
@@ -215,6 +253,8 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
         verbose=1 if sys.stdout.isatty() else 2,
     )
 
+    if cfg.bf16:
+        core = float32_twin(core, cfg.arch)
     model = with_softmax(core)
     with atomic_path(out / MODEL_FILE) as tmp:
         model.save(tmp)
