@@ -153,9 +153,8 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
         candidate = Path(tmp) / "candidate.tflite"
         candidate.write_bytes(tflite_bytes)
         classifier = Classifier(candidate)
-        classifier.outputs_logits = (
-            kind == "logits"
-        )  # the card that would say so is not written yet
+        # The card that would say whether the model ends in logits is not written yet.
+        classifier.outputs_logits = kind == "logits"
         if opts.mode == "int8":
             check_all_int8(classifier)
         lite_probs = classifier.predict(images, batch_size=250)

@@ -142,8 +142,9 @@ def test_teacher_from_another_split_is_refused(tiny_run, tmp_path, mini_dir):
 
 
 def test_bf16_run_saves_a_float32_model(tmp_path, mini_dir):
-    cfg = TrainConfig(arch="tiny", epochs=1, batch_size=64, limit=300, data_dir=str(mini_dir))
-    cfg.bf16 = True
+    cfg = TrainConfig(
+        arch="tiny", epochs=1, batch_size=64, limit=300, data_dir=str(mini_dir), bf16=True
+    )
     train(cfg, tmp_path)
     assert keras.mixed_precision.global_policy().name == "float32"
     model = keras.models.load_model(tmp_path / "model.keras")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..edge.errors import EdgeclfError
+from ..edge.errors import EdgeclfError, first_line
 
 SPLIT_KEYS = ("seed", "val_size", "limit")
 
@@ -40,7 +40,7 @@ def load_teacher(path: Path):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a bad file
-        raise EdgeclfError(f"cannot load teacher {path}: {exc}".splitlines()[0]) from None
+        raise EdgeclfError(f"cannot load teacher {path}: {first_line(exc)}") from None
 
 
 def soft_targets(teacher, x: np.ndarray, one_hot: np.ndarray, weight: float) -> np.ndarray:
