@@ -150,6 +150,7 @@ def benchmark(
         "model": str(clf.path),
         "model_bytes": clf.model_bytes,
         "input_dtype": clf.input.dtype.name,
+        "flip_average": bool(clf.card and clf.card.get("flip_average")),
         "data": source,
         **accuracy_report(probs, labels, clf.labels),
         "images_per_second": images_per_second,

@@ -38,6 +38,8 @@ def print_report(r: dict) -> None:
     table.add_row("accuracy pass", f"{r['images_per_second']:,.0f} images/s")
     table.add_row("preprocess 640x480 frame", f"p50 {r['preprocess_us']['p50'] / 1000:.2f} ms")
     table.add_row("model size", f"{r['model_bytes']:,} bytes ({r['input_dtype']} input)")
+    if r.get("flip_average"):
+        table.add_row("flip average", "on: each image also runs mirrored (2x the compute)")
     table.add_row("peak RSS", f"{r['peak_rss_mb']:.0f} MB")
     table.add_row("backend", f"{r['backend']} {r['backend_version']}")
     table.add_row(

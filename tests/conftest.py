@@ -83,15 +83,21 @@ def converted(tmp_path_factory, default_keras_model, mini_dir):
 
     out = tmp_path_factory.mktemp("converted")
     models = {}
-    for name, mode, io in (
-        ("int8", "int8", "int8"),
-        ("uint8", "int8", "uint8"),
-        ("int8_float_io", "int8", "float"),
-        ("float", "float", "float"),
+    for name, mode, io, flip_average in (
+        ("int8", "int8", "int8", False),
+        ("uint8", "int8", "uint8", False),
+        ("int8_float_io", "int8", "float", False),
+        ("float", "float", "float", False),
+        ("int8_flip_average", "int8", "int8", True),
     ):
         path = out / f"{name}.tflite"
         opts = ConvertOptions(
-            mode=mode, io=io, calib_samples=200, data_dir=str(mini_dir), max_drop=1.0
+            mode=mode,
+            io=io,
+            calib_samples=200,
+            data_dir=str(mini_dir),
+            max_drop=1.0,
+            flip_average=flip_average,
         )
         models[name] = (path, convert(default_keras_model, path, opts))
     return models

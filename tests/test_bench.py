@@ -49,6 +49,7 @@ def test_accuracy_matches_an_independent_count_and_schema_holds(tmp_path, test_s
     assert set(report["thread_sweep"]) == {"1", "2"}
     assert report["backend"] == "litert" and report["threads"] == 1
     assert report["model_bytes"] == DEFAULT_MODEL.stat().st_size
+    assert report["flip_average"] is False
     keep = balanced_subset(test_split.labels, 1000, seed=0)
     correct = independent_correct(DEFAULT_MODEL, test_split.images[keep], test_split.labels[keep])
     assert report["n"] == 1000 and report["correct"] == correct
@@ -85,6 +86,18 @@ def test_compare_two_real_models(tmp_path, converted):
     reports = json.loads(out.read_text())["models"]
     assert [r["input_dtype"] for r in reports] == ["float32", "int8"]
     assert reports[1]["model_bytes"] < reports[0]["model_bytes"] / 3
+
+
+@pytest.mark.slow
+def test_flip_average_model_is_labelled(tmp_path, converted):
+    out = tmp_path / "flip.json"
+    model = converted["int8_flip_average"][0]
+    result = run_cli(
+        "bench", "-m", str(model), "--limit", "200", "--runs", "50", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["flip_average"] is True
+    assert "each image also runs mirrored" in result.stdout
 
 
 @pytest.mark.slow

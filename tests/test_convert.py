@@ -63,6 +63,31 @@ def test_int8_agrees_with_keras_on_real_test_images(default_keras_model, convert
     assert (keras_pred == lite_pred).mean() >= 0.98
 
 
+def test_flip_average_model_is_mirror_invariant_int8(converted, test_split):
+    plain_path, _ = converted["int8"]
+    path, report = converted["int8_flip_average"]
+    clf, plain = Classifier(path), Classifier(plain_path)
+    ops, plain_ops = [op["op"] for op in clf.ops()], [op["op"] for op in plain.ops()]
+    assert ops[:2] == ["REVERSE_V2", "CONCATENATION"] and "SPLIT" in ops
+    assert ops.count("CONV_2D") == plain_ops.count("CONV_2D")  # one batch of two, not two graphs
+    for op in clf.ops():
+        assert not any(d.startswith("float") for d in op["dtypes"]), op
+    # The views share the weights: the file grows by a few KB, not twice.
+    assert report["model_bytes"] < 1.1 * plain_path.stat().st_size
+    assert json.loads(path.with_suffix(".json").read_text())["flip_average"] is True
+
+    images = test_split.images[:500]
+    mirrored = images[:, :, ::-1]
+    probs = clf.predict(images, batch_size=250)
+    np.testing.assert_array_equal(probs, clf.predict(mirrored, batch_size=250))
+    plain_probs = plain.predict(images, batch_size=250)
+    plain_mirrored = plain.predict(mirrored, batch_size=250)
+    assert not np.array_equal(plain_probs, plain_mirrored)
+    # It is the average of the two views: it agrees with the plain model's averaged probabilities.
+    averaged = (plain_probs + plain_mirrored).argmax(1)
+    assert (probs.argmax(1) == averaged).mean() >= 0.98
+
+
 def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
     out_dir, _ = tiny_run
     out = tmp_path / "tiny.tflite"
