@@ -187,6 +187,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
         "tflite_accuracy": float((lite_pred == labels).mean()),
         "agreement": float((float_pred == lite_pred).mean()),
         "model_bytes": len(tflite_bytes),
+        "flip_average": opts.flip_average,
     }
     report["drop_points"] = round(100 * (report["float_accuracy"] - report["tflite_accuracy"]), 3)
     report["passed"] = report["drop_points"] <= opts.max_drop

@@ -9,7 +9,8 @@ from rich.table import Table
 
 
 def print_report(report: dict, out: Path) -> None:
-    table = Table(title=f"Verified {out} on {report['images']:,} {report['split']} images")
+    both = " (each with its mirror, averaged)" if report.get("flip_average") else ""
+    table = Table(title=f"Verified {out} on {report['images']:,} {report['split']} images{both}")
     for column in ("float acc", "TFLite acc", "drop (points)", "top-1 agreement", "size"):
         table.add_column(column, justify="right")
     table.add_row(

@@ -108,6 +108,14 @@ def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
     assert "TFLite acc" in result.stdout and out.exists() and out.with_suffix(".json").exists()
     assert Classifier(out).input.dtype == np.int8
 
+    mirrored = tmp_path / "tiny_flip.tflite"
+    args = ["--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5"]
+    model = str(out_dir / "model.keras")
+    result = run_cli("convert", model, "--int8", "--flip-average", "-o", str(mirrored), *args)
+    assert result.returncode == 0, result.stderr
+    assert "each with its mirror" in result.stdout
+    assert json.loads(mirrored.with_suffix(".json").read_text())["flip_average"] is True
+
 
 def test_forced_bad_quantization_leaves_no_file(tiny_run, tmp_path, mini_dir):
     out_dir, _ = tiny_run
