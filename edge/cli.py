@@ -190,6 +190,7 @@ def convert(
     flip_average: Annotated[
         bool,
         typer.Option(
+            "--flip-average",
             help="Average each prediction with the mirrored image's, inside the model: "
             "twice the compute, a few KB more, often +0.1-0.3 points."
         ),
