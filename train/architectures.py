@@ -64,7 +64,8 @@ ARCHITECTURES: dict[str, tuple[str, Callable[[], keras.Model]]] = {
         lambda: vgg(((24,), (48, 48), (96,)), 0.1, "small_gap"),
     ),
     "accurate": (
-        "~1.17M params, spatial head: the accurate variant (train with --bf16 on a CPU with AMX)",
+        "~1.17M params, spatial head: the accurate variant (--bf16 on an AMX CPU; "
+        "convert with --flip-average for 95 % int8)",
         lambda: vgg(((64, 64), (128, 128), (256, 256)), 0.3, "accurate", head="spatial"),
     ),
 }
