@@ -67,10 +67,11 @@ def test_flip_average_model_is_mirror_invariant_int8(converted, test_split):
     plain_path, _ = converted["int8"]
     path, report = converted["int8_flip_average"]
     clf, plain = Classifier(path), Classifier(plain_path)
-    ops, plain_ops = [op["op"] for op in clf.ops()], [op["op"] for op in plain.ops()]
+    details = clf.ops()
+    ops, plain_ops = [op["op"] for op in details], [op["op"] for op in plain.ops()]
     assert ops[:2] == ["REVERSE_V2", "CONCATENATION"] and "SPLIT" in ops
     assert ops.count("CONV_2D") == plain_ops.count("CONV_2D")  # one batch of two, not two graphs
-    for op in clf.ops():
+    for op in details:
         assert not any(d.startswith("float") for d in op["dtypes"]), op
     # The views share the weights: the file grows by a few KB, not twice.
     assert report["model_bytes"] < 1.1 * plain_path.stat().st_size
@@ -90,27 +91,14 @@ def test_flip_average_model_is_mirror_invariant_int8(converted, test_split):
 
 def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
     out_dir, _ = tiny_run
-    out = tmp_path / "tiny.tflite"
-    result = run_cli(
-        "convert",
-        str(out_dir / "model.keras"),
-        "--int8",
-        "-o",
-        str(out),
-        "--data-dir",
-        str(mini_dir),
-        "--calib-samples",
-        "100",
-        "--max-drop",
-        "5",
-    )
+    out, mirrored = tmp_path / "tiny.tflite", tmp_path / "tiny_flip.tflite"
+    model = str(out_dir / "model.keras")
+    args = ["--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5"]
+    result = run_cli("convert", model, "--int8", "-o", str(out), *args)
     assert result.returncode == 0, result.stderr
     assert "TFLite acc" in result.stdout and out.exists() and out.with_suffix(".json").exists()
     assert Classifier(out).input.dtype == np.int8
 
-    mirrored = tmp_path / "tiny_flip.tflite"
-    args = ["--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5"]
-    model = str(out_dir / "model.keras")
     result = run_cli("convert", model, "--int8", "--flip-average", "-o", str(mirrored), *args)
     assert result.returncode == 0, result.stderr
     assert "each with its mirror" in result.stdout
