@@ -86,9 +86,9 @@ def with_flip_average(model):
     """The model averaged with itself on the left-right mirrored image, as one graph.
 
     A garment's class does not change in a mirror (training already flips images), so the mirrored
-    view is a second opinion that costs twice the compute but no extra weights. Both views run as one batch of two through the
-    same ops, so they share quantization parameters too, and the int8 result is exactly
-    mirror-invariant.
+    view is a second opinion that costs twice the compute but no extra weights. Both views run as
+    one batch of two through the same ops, so they share quantization parameters too, and the
+    int8 result is exactly mirror-invariant.
     """
     import keras
     from keras import ops

@@ -12,6 +12,11 @@ from conftest import run_cli
 pytestmark = pytest.mark.slow
 
 
+def assert_no_float_tensors(ops: list[dict]) -> None:
+    for op in ops:
+        assert not any(d.startswith("float") for d in op["dtypes"]), op
+
+
 def test_int8_model_is_fully_integer(converted):
     path, report = converted["int8"]
     clf = Classifier(path)
@@ -19,8 +24,7 @@ def test_int8_model_is_fully_integer(converted):
     assert (clf.input.scale, clf.input.zero_point) == (1.0, -128)
     ops = clf.ops()
     assert {op["op"] for op in ops} >= {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"}
-    for op in ops:
-        assert not any(d.startswith("float") for d in op["dtypes"]), op
+    assert_no_float_tensors(ops)
     assert report["model_bytes"] == path.stat().st_size < 100_000
 
 
@@ -71,8 +75,7 @@ def test_flip_average_model_is_mirror_invariant_int8(converted, test_split):
     ops, plain_ops = [op["op"] for op in details], [op["op"] for op in plain.ops()]
     assert ops[:2] == ["REVERSE_V2", "CONCATENATION"] and "SPLIT" in ops
     assert ops.count("CONV_2D") == plain_ops.count("CONV_2D")  # one batch of two, not two graphs
-    for op in details:
-        assert not any(d.startswith("float") for d in op["dtypes"]), op
+    assert_no_float_tensors(details)
     # The views share the weights: the file grows by a few KB, not twice.
     assert report["model_bytes"] < 1.1 * plain_path.stat().st_size
     assert json.loads(path.with_suffix(".json").read_text())["flip_average"] is True
