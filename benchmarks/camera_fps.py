@@ -9,13 +9,15 @@ frame, and prints the summary: FPS, capture wait, preprocess and inference times
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
 
-from edgeclf.edge.camera import CameraOptions, LiveClassifier
-from edgeclf.edge.classifier import Classifier
+from edgeclf.edge.camera import CameraOptions, run_camera
+from edgeclf.edge.classifier import Classifier, default_photo_model
 from edgeclf.edge.dataset import load_split
+from edgeclf.edge.stream import LiveOptions
 from edgeclf.edge.synthetic import write_demo_video
 
 
@@ -23,16 +25,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default=None, help="default: the bundled photo model")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "garments.mp4"
         test = load_split("test")
         write_demo_video(video, test.images[: args.frames // 10], frames_per_garment=10)
-        opts = CameraOptions(source=str(video), headless=True)
-        summary = LiveClassifier(
-            Classifier(threads=args.threads), opts, emit=lambda line: None
-        ).run()
-    print(json.dumps(summary, indent=2))
+        clf = Classifier(args.model or default_photo_model(), threads=args.threads)
+        live = LiveOptions(source=str(video))
+        summary = run_camera(clf, live, CameraOptions(headless=True), emit=lambda line: None)
+    print(json.dumps({"model": clf.name, **dataclasses.asdict(summary)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from edgeclf.edge.camera import CameraOptions
 from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.dataset import load_split
 from edgeclf.edge.live import LiveService
 from edgeclf.edge.server import create_app
+from edgeclf.edge.stream import LiveOptions
 from edgeclf.edge.synthetic import write_demo_video
 
 
@@ -44,9 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "garments.mp4"
         write_demo_video(video, load_split("test").images[:30], frames_per_garment=10, fps=30.0)
-        live = LiveService(
-            Classifier(), CameraOptions(source=str(video), headless=True, loop=True, realtime=True)
-        )
+        live = LiveService(Classifier(), LiveOptions(source=str(video), loop=True, realtime=True))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .bench_data import BenchData, fashion_mnist_data, photo_data
 from .classifier import Classifier
-from .dataset import balanced_subset, load_split
-from .plots import confusion_counts
-from .preprocess import preprocess
+from .errors import EdgeclfError
+from .metrics import per_class_accuracy, summarize
+from .photoset import set_correct
 from .synthetic import garment_frame
 
 SCHEMA = "edgeclf-bench/1"
@@ -30,15 +31,17 @@ class BenchOptions:
     backend: str | None = None
     delegate: str | None = None
     seed: int = 0
+    images: str | None = None  # labelled real photos instead of the Fashion-MNIST test split
+    split: str = "all"  # with images: all, or the card's sender-disjoint val (or train) side
 
-
-def test_images(opts: BenchOptions) -> tuple[np.ndarray, np.ndarray, str]:
-    split = load_split("test", opts.data_dir)
-    images, labels = split.images, split.labels
-    if opts.limit:
-        keep = balanced_subset(labels, opts.limit, opts.seed)
-        images, labels = images[keep], labels[keep]
-    return images, labels, str(split.source)
+    @classmethod
+    def for_command(cls, **settings) -> BenchOptions:
+        opts = cls(**settings)
+        if opts.split not in ("all", "val", "train"):
+            raise EdgeclfError(f"--split takes all, val or train, not {opts.split!r}")
+        if opts.split != "all" and not opts.images:
+            raise EdgeclfError("--split needs --images")
+        return opts
 
 
 def accuracy_pass(clf: Classifier, images: np.ndarray, progress=None) -> tuple[np.ndarray, float]:
@@ -52,33 +55,33 @@ def accuracy_pass(clf: Classifier, images: np.ndarray, progress=None) -> tuple[n
     return probs, len(images) / (time.perf_counter() - started)
 
 
-def accuracy_report(probs: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> dict:
+def accuracy_report(probs: np.ndarray, data: BenchData) -> dict:
+    """Top-1 and top-2 (right on any class of an image's set), per row, and the confusion matrix
+    of rows (classes, or a photo folder's labels) against predicted classes."""
     top1 = probs.argmax(1)
     top2 = np.argsort(-probs, axis=1)[:, :2]
-    confusion = confusion_counts(labels, top1)
-    per_class = {
-        name: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None
-        for i, name in enumerate(names)
-    }
+    n = np.arange(len(top1))
+    right = data.allowed[n, top1]
+    right2 = right | data.allowed[n, top2[:, 1]]
+    confusion = np.zeros((len(data.rows), probs.shape[1]), np.int64)
+    np.add.at(confusion, (data.row_index, top1), 1)
+    per_class = per_class_accuracy(right, data.row_index, data.rows)
     return {
-        "n": int(len(labels)),
-        "correct": int((top1 == labels).sum()),
-        "accuracy": float((top1 == labels).mean()),
-        "top2_accuracy": float((top2 == labels[:, None]).any(axis=1).mean()),
+        "n": int(len(top1)),
+        "correct": int(right.sum()),
+        "accuracy": float(right.mean()),
+        "top2_accuracy": float(right2.mean()),
+        "strict_accuracy": strict_accuracy(right, data.allowed),
         "per_class": per_class,
         "confusion": confusion.tolist(),
+        "confusion_rows": list(data.rows),
     }
 
 
-def percentiles(samples_ns: np.ndarray) -> dict:
-    us = samples_ns / 1000.0
-    return {
-        "p50": float(np.percentile(us, 50)),
-        "p90": float(np.percentile(us, 90)),
-        "p99": float(np.percentile(us, 99)),
-        "mean": float(us.mean()),
-        "runs": int(len(us)),
-    }
+def strict_accuracy(right: np.ndarray, allowed: np.ndarray) -> float | None:
+    """Accuracy on the images whose label allows exactly one class."""
+    single = allowed.sum(1) == 1
+    return float(right[single].mean()) if single.any() else None
 
 
 def latency(clf: Classifier, image: np.ndarray, runs: int, warmup: int) -> dict:
@@ -99,7 +102,7 @@ def latency(clf: Classifier, image: np.ndarray, runs: int, warmup: int) -> dict:
         t = clock()
         clf.predict(image)
         full[i] = clock() - t
-    report = percentiles(bare)
+    report = summarize(bare, 1e-3)
     us = bare / 1000.0
     counts, edges = np.histogram(
         us, bins=40, range=(float(us.min()), float(np.percentile(us, 99.5)))
@@ -110,16 +113,17 @@ def latency(clf: Classifier, image: np.ndarray, runs: int, warmup: int) -> dict:
     return report
 
 
-def preprocess_latency(garment: np.ndarray, runs: int = 200) -> dict:
+def preprocess_latency(clf: Classifier, garment: np.ndarray, runs: int = 200) -> dict:
+    """The model's recipe on a 640x480 frame (a camera's), through `Classifier.view`."""
     frame = garment_frame(garment)
     for _ in range(10):
-        preprocess(frame)
+        clf.view(frame)
     samples = np.empty(runs, np.int64)
     for i in range(runs):
         t = time.perf_counter_ns()
-        preprocess(frame)
+        clf.view(frame)
         samples[i] = time.perf_counter_ns() - t
-    return {"frame": "640x480 BGR", **percentiles(samples)}
+    return {"frame": "640x480 BGR", **summarize(samples, 1e-3)}
 
 
 def cpu_model() -> str:
@@ -142,23 +146,27 @@ def benchmark(
     model: Path | None, opts: BenchOptions, reference: Path | None = None, progress=None
 ) -> dict:
     """The full report for one model (accuracy at the first thread count, latency for each)."""
-    images, labels, source = test_images(opts)
     clf = Classifier(model, backend=opts.backend, threads=opts.threads[0], delegate=opts.delegate)
+    data = photo_data(clf, opts) if opts.images else fashion_mnist_data(clf, opts)
+    images = data.views
     probs, images_per_second = accuracy_pass(clf, images, progress)
     report = {
         "schema": SCHEMA,
         "model": str(clf.path),
         "model_bytes": clf.model_bytes,
         "input_dtype": clf.input.dtype.name,
+        "input_shape": list(clf.input.shape[1:]),
+        "recipe": clf.contract.recipe,
+        "classes": list(clf.labels),
         "flip_average": bool(clf.card and clf.card.get("flip_average")),
-        "data": source,
-        **accuracy_report(probs, labels, clf.labels),
+        "data": data.source,
+        **accuracy_report(probs, data),
         "images_per_second": images_per_second,
     }
     if reference is not None:
         ref = Classifier(reference, backend=opts.backend, threads=opts.threads[0])
         ref_probs, _ = accuracy_pass(ref, images)
-        ref_acc = float((ref_probs.argmax(1) == labels).mean())
+        ref_acc = float(set_correct(ref_probs, data.allowed).mean())
         report["reference"] = {
             "model": str(reference),
             "accuracy": ref_acc,
@@ -174,7 +182,7 @@ def benchmark(
     report["python_overhead_us"] = first["overhead_us"]
     report["threads"] = opts.threads[0]
     report["thread_sweep"] = sweep
-    report["preprocess_us"] = preprocess_latency(images[0])
+    report["preprocess_us"] = preprocess_latency(clf, data.sample)
     report.update(
         backend=clf.backend.name,
         backend_version=clf.backend.version,
@@ -186,3 +194,46 @@ def benchmark(
         peak_rss_mb=peak_rss_mb(),
     )
     return report
+
+
+def run(
+    paths: list[Path],
+    opts: BenchOptions,
+    compare: bool = False,
+    reference: Path | None = None,
+    json_path: Path | None = None,
+    plot: Path | None = None,
+) -> list[dict]:
+    """The whole command: benchmark each model with a progress bar, print, write JSON and PNG."""
+    import json
+
+    from rich.progress import Progress
+
+    from . import bench_report
+    from .atomic import check_writable_file, write_text
+    from .console import console
+
+    if compare and len(paths) < 2:
+        raise EdgeclfError("--compare needs at least two models")
+    if not compare and len(paths) > 1:
+        raise EdgeclfError("several models given: add --compare to benchmark them side by side")
+    for path, option in ((json_path, "--json"), (plot, "--plot")):
+        if path:
+            check_writable_file(path, option)
+    reports = []
+    with Progress(transient=True, console=console) as progress:
+        for path in paths or [None]:
+            name = path.name if path else "bundled model"
+            task = progress.add_task(f"accuracy pass: {name}", total=opts.limit or None)
+            step = lambda n, t=task: progress.advance(t, n)  # noqa: E731
+            reports.append(benchmark(path, opts, reference, progress=step))
+    if compare:
+        bench_report.print_comparison(reports)
+    else:
+        bench_report.print_report(reports[0])
+    if json_path:
+        payload = {"schema": SCHEMA, "models": reports} if compare else reports[0]
+        write_text(json_path, json.dumps(payload, indent=2) + "\n")
+    if plot:
+        bench_report.plot(reports[0], plot)
+    return reports

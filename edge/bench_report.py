@@ -6,13 +6,15 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .tables import console
+from .console import console
 
 
 def print_report(r: dict) -> None:
     table = Table(title=f"edgeclf bench: {Path(r['model']).name}", show_header=False)
     table.add_row("images", f"{r['n']:,} ({r['data']})")
     table.add_row("top-1 accuracy", f"{r['accuracy']:.2%} ({r['correct']:,} correct)")
+    if r.get("strict_accuracy") is not None and r["strict_accuracy"] != r["accuracy"]:
+        table.add_row("top-1, one-class labels only", f"{r['strict_accuracy']:.2%}")
     table.add_row("top-2 accuracy", f"{r['top2_accuracy']:.2%}")
     if "reference" in r:
         ref = r["reference"]
@@ -36,8 +38,12 @@ def print_report(r: dict) -> None:
         "Python overhead per image", f"{r['python_overhead_us']:.1f} us (predict p50 - invoke p50)"
     )
     table.add_row("accuracy pass", f"{r['images_per_second']:,.0f} images/s")
-    table.add_row("preprocess 640x480 frame", f"p50 {r['preprocess_us']['p50'] / 1000:.2f} ms")
-    table.add_row("model size", f"{r['model_bytes']:,} bytes ({r['input_dtype']} input)")
+    table.add_row("recipe on a 640x480 frame", f"p50 {r['preprocess_us']['p50'] / 1000:.2f} ms")
+    shape = "x".join(map(str, r.get("input_shape", [])))
+    table.add_row(
+        "model size",
+        f"{r['model_bytes']:,} bytes ({r['input_dtype']} {shape} input, {r.get('recipe')} recipe)",
+    )
     if r.get("flip_average"):
         table.add_row("flip average", "on: each image also runs mirrored (2x the compute)")
     table.add_row("peak RSS", f"{r['peak_rss_mb']:.0f} MB")
@@ -75,13 +81,21 @@ def plot(r: dict, path: Path) -> None:
     """Confusion matrix and latency histogram side by side."""
     import numpy as np
 
+    from .classes import CLASS_NAMES
     from .plots import confusion_panel, pyplot, save
 
     plt = pyplot()
     fig, (ax_cm, ax_lat) = plt.subplots(
         1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1.2, 1]}
     )
-    confusion_panel(ax_cm, np.array(r["confusion"]), f"{Path(r['model']).name}")
+    confusion_panel(
+        ax_cm,
+        np.array(r["confusion"]),
+        f"{Path(r['model']).name}",
+        tuple(r.get("classes") or CLASS_NAMES),
+        tuple(r.get("confusion_rows") or r.get("classes") or CLASS_NAMES),
+        r["accuracy"],
+    )
     for n, sweep in r["thread_sweep"].items():
         hist = sweep["histogram_us"]
         edges = np.array(hist["edges"])

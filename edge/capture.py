@@ -17,9 +17,6 @@ import numpy as np
 
 from .errors import EdgeclfError
 
-MAX_RETRIES = 8
-RETRY_BASE_S = 0.1  # back-off: 0.2 s, 0.4 s, ... capped at 5 s
-
 
 @dataclass
 class Frame:
@@ -46,7 +43,7 @@ def parse_source(source: str) -> tuple[str, object]:
 def open_opencv(kind: str, target, width: int | None, height: int | None, fps: float | None):
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # we report failures ourselves
+    quiet_opencv_logs()
     if kind == "file" and not Path(target).is_file():
         raise EdgeclfError(f"cannot open video file {target}: not found")
     api = cv2.CAP_GSTREAMER if kind == "gstreamer" else cv2.CAP_ANY
@@ -61,6 +58,18 @@ def open_opencv(kind: str, target, width: int | None, height: int | None, fps: f
         if value:
             cap.set(prop, value)
     return cap
+
+
+def quiet_opencv_logs() -> None:
+    """We report open failures ourselves. OpenCV 5 has `cv2.utils.logging`; 4.x has
+    `cv2.setLogLevel` (3 = errors only)."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(3)
 
 
 def describe_open_failure(kind: str, target) -> str:
@@ -150,11 +159,24 @@ def open_source(source: str, width=None, height=None, fps=None):
 
 
 class FrameGrabber(threading.Thread):
-    """Reads the source in the background; `next()` hands out frames newer than the last one."""
+    """Reads the source in the background; `next()` hands out frames newer than the last one.
 
-    def __init__(self, source, warn=None, loop: bool = False, realtime: bool = False) -> None:
+    A live source that stops delivering is reopened up to `max_retries` times, waiting
+    `retry_base_s` x 2, x 4, ... (at most 5 s) in between.
+    """
+
+    def __init__(
+        self,
+        source,
+        warn=None,
+        loop: bool = False,
+        realtime: bool = False,
+        max_retries: int = 8,
+        retry_base_s: float = 0.1,
+    ) -> None:
         super().__init__(daemon=True, name="edgeclf-capture")
         self.source = source
+        self.max_retries, self.retry_base_s = max_retries, retry_base_s
         self.loop = loop and source.is_file
         self.realtime = realtime and source.is_file  # pace a file like a camera
         self.lossless = source.is_file and not realtime
@@ -182,11 +204,15 @@ class FrameGrabber(threading.Thread):
                 if self.source.is_file:
                     break  # end of file
                 failures += 1
-                if failures > MAX_RETRIES:
-                    self.error = f"source stopped delivering frames ({MAX_RETRIES} retries failed)"
+                if failures > self.max_retries:
+                    self.error = (
+                        f"source stopped delivering frames ({self.max_retries} retries failed)"
+                    )
                     break
-                delay = min(RETRY_BASE_S * 2**failures, 5.0)
-                self.warn(f"no frame from source; retry {failures}/{MAX_RETRIES} in {delay:.1f}s")
+                delay = min(self.retry_base_s * 2**failures, 5.0)
+                self.warn(
+                    f"no frame from source; retry {failures}/{self.max_retries} in {delay:.1f}s"
+                )
                 time.sleep(delay)
                 try:
                     self.source.reopen()

@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ModelError, first_line
 
 CARD_FORMAT = "edgeclf-model-card/1"
 
@@ -22,16 +22,26 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_card(model_path: Path, model_bytes: bytes) -> dict | None:
-    """The card beside the model, checked against its bytes; None when there is no card."""
-    path = card_path(model_path)
+def read_json_card(path: Path) -> dict | None:
+    """A JSON object from `path`; None when there is no such file, one line when it is broken."""
     if not path.is_file():
         return None
     try:
         card = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {path} is unreadable: {exc}") from None
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise ModelError(f"model card {path} is unreadable: {first_line(exc)}") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{path} is not a model card (not a JSON object)")
+    return card
+
+
+def load_card(model_path: Path, model_bytes: bytes) -> dict | None:
+    """The card beside the model, checked against its bytes; None when there is no card."""
+    path = card_path(model_path)
+    card = read_json_card(path)
+    if card is None:
+        return None
+    if card.get("format") != CARD_FORMAT:
         raise ModelError(f"{path} is not an edgeclf model card (format {CARD_FORMAT})")
     if card.get("sha256") != sha256_of(model_bytes):
         raise ModelError(
@@ -42,3 +52,8 @@ def load_card(model_path: Path, model_bytes: bytes) -> dict | None:
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"model card {path} has no list of class names")
     return card
+
+
+def training_card_path(keras_path: Path) -> Path:
+    """`model.keras` -> `model.card.json`: the classes and input contract `train` hands `convert`."""
+    return keras_path.with_name(f"{keras_path.stem}.card.json")

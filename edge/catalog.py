@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_text
-from .classes import CLASS_NAMES, class_index
+from .classes import class_index
 from .errors import EdgeclfError
+from .prediction import Result
 
 
-def labels_from_dirs(paths: list[Path]) -> dict[Path, int]:
+def labels_from_dirs(paths: list[Path], classes: tuple[str, ...]) -> dict[Path, int]:
     """Each image's parent folder names its class (`catalog/sneaker/123.jpg`)."""
-    return {p.resolve(): _parse(p.parent.name, f"folder of {p}") for p in paths}
+    return {p.resolve(): _parse(p.parent.name, f"folder of {p}", classes) for p in paths}
 
 
-def labels_from_csv(csv_path: Path) -> dict[Path, int]:
+def labels_from_csv(csv_path: Path, classes: tuple[str, ...]) -> dict[Path, int]:
     """`path,label` rows (a header row is allowed); relative paths are relative to the CSV's folder."""
     try:
         text = csv_path.read_text()
@@ -34,16 +35,16 @@ def labels_from_csv(csv_path: Path) -> dict[Path, int]:
         path = Path(row[0].strip())
         if not path.is_absolute():
             path = csv_path.parent / path
-        labels[path.resolve()] = _parse(row[1].strip(), f"{csv_path}:{n}")
+        labels[path.resolve()] = _parse(row[1].strip(), f"{csv_path}:{n}", classes)
     return labels
 
 
-def _parse(name: str, where: str) -> int:
+def _parse(name: str, where: str, classes: tuple[str, ...]) -> int:
     try:
-        return class_index(name)
+        return class_index(name, classes)
     except ValueError:
         raise EdgeclfError(
-            f"unknown catalog label {name!r} ({where}); allowed: {', '.join(CLASS_NAMES)}"
+            f"unknown catalog label {name!r} ({where}); allowed: {', '.join(classes)}"
         ) from None
 
 
@@ -52,40 +53,36 @@ class Audit:
     """The catalog's label for each image path, and what the classifier's results say about it."""
 
     expected: dict[Path, int]
+    classes: tuple[str, ...]
 
     @classmethod
-    def from_dirs(cls, items: list[tuple[Path, str | None]]) -> Audit:
-        return cls(labels_from_dirs([path for path, error in items if not error]))
+    def from_dirs(cls, items: list[tuple[Path, str | None]], classes: tuple[str, ...]) -> Audit:
+        return cls(labels_from_dirs([path for path, error in items if not error], classes), classes)
 
     @classmethod
-    def from_csv(cls, csv_path: Path) -> Audit:
-        return cls(labels_from_csv(csv_path))
+    def from_csv(cls, csv_path: Path, classes: tuple[str, ...]) -> Audit:
+        return cls(labels_from_csv(csv_path, classes), classes)
 
-    def _graded(self, results: list[dict]):
+    def _graded(self, results: list[Result]):
         for r in results:
-            want = None if "error" in r else self.expected.get(Path(r["path"]).resolve())
+            want = self.expected.get(Path(r.path).resolve()) if r.ok else None
             if want is not None:
                 yield r, want
 
-    def checked(self, results: list[dict]) -> int:
+    def checked(self, results: list[Result]) -> int:
         """How many classified images the catalog has a label for."""
         return sum(1 for _ in self._graded(results))
 
-    def mismatches(self, results: list[dict]) -> list[dict]:
+    def mismatches(self, results: list[Result]) -> list[dict]:
         """Classified images whose prediction differs from the catalog, most confident first."""
         rows = [
-            {
-                "path": r["path"],
-                "catalog": CLASS_NAMES[want],
-                "predicted": r["label"],
-                "score": r["score"],
-            }
+            {"path": r.path, "catalog": self.classes[want], "predicted": r.label, "score": r.score}
             for r, want in self._graded(results)
-            if want != r["index"]
+            if want != r.index
         ]
         return sorted(rows, key=lambda row: -row["score"])
 
-    def write_report(self, results: list[dict], path: Path) -> None:
+    def write_report(self, results: list[Result], path: Path) -> None:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=["path", "catalog", "predicted", "score"])
         writer.writeheader()

@@ -1,4 +1,8 @@
-"""The Fashion-MNIST class names: the single source used by every stage."""
+"""The Fashion-MNIST class names (the default model's classes) and forgiving class-name lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
@@ -15,14 +19,15 @@ CLASS_NAMES: tuple[str, ...] = (
 NUM_CLASSES = len(CLASS_NAMES)
 
 
-def class_index(name: str) -> int:
+def class_index(name: str, classes: Sequence[str] = CLASS_NAMES) -> int:
     """Index of a class name, forgiving case, spaces, '_' and '-' (catalog folders say `ankle_boot`)."""
-    wanted = _fold(name)
-    for i, known in enumerate(CLASS_NAMES):
-        if wanted in (_fold(known), *(_fold(p) for p in known.split("/"))):
+    wanted = fold(name)
+    for i, known in enumerate(classes):
+        if wanted in (fold(known), *(fold(p) for p in known.split("/"))):
             return i
-    raise ValueError(f"unknown class {name!r}; allowed: {', '.join(CLASS_NAMES)}")
+    raise ValueError(f"unknown class {name!r}; allowed: {', '.join(classes)}")
 
 
-def _fold(name: str) -> str:
+def fold(name: str) -> str:
+    """A class name reduced to lower-case letters and digits, for lenient matching."""
     return "".join(ch for ch in name.lower() if ch.isalnum())

@@ -6,18 +6,34 @@ import ctypes
 import os
 import threading
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from .backends import Backend, load_backend
 from .card import load_card
-from .classes import CLASS_NAMES
+from .contract import PHOTO, InputContract
 from .errors import ModelError, first_line
+from .prediction import Prediction
 from .quiet import captured_fds
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "fashion_int8.tflite"
+MODELS_DIR = Path(str(files("edgeclf.models")))  # the bundled models, however edgeclf is installed
+FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray: Fashion-MNIST and bench
+PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos: classify, camera, serve
+DEFAULT_MODEL = FASHION_MODEL
+
+
+def default_photo_model() -> Path:
+    """What `classify`, `camera` and `serve` use without --model: the photo model, if bundled."""
+    return PHOTO_MODEL if PHOTO_MODEL.is_file() else FASHION_MODEL
+
+
+def load_classifier(
+    model: Path | None, backend: str | None, threads: int | None, delegate: str | None
+) -> Classifier:
+    """The model asked for, else the bundled photo model (photos and camera frames)."""
+    return Classifier(model or default_photo_model(), backend, threads, delegate)
 
 
 @dataclass(frozen=True)
@@ -55,10 +71,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Classifier:
-    """Loads a `.tflite` (and its card) and maps 28x28 uint8 images to class probabilities.
+    """Loads a `.tflite` (and its card) and maps the model's views to class probabilities.
 
-    Images are Fashion-MNIST-like: uint8, light garment on black. The model gets raw pixel values,
-    quantized with its input's scale and zero point (int8 models: exactly `pixel - 128`).
+    The card's input contract says what a view is (28x28 gray light-on-black, or a colour square)
+    and how a photo becomes one (`view`). The model gets raw pixel values, quantized with its
+    input's scale and zero point (int8 models: exactly `pixel - 128`).
     """
 
     def __init__(
@@ -67,7 +84,9 @@ class Classifier:
         backend: str | None = None,
         threads: int | None = None,
         delegate: str | None = None,
+        outputs_logits: bool | None = None,
     ) -> None:
+        """`outputs_logits` overrides the card (the converter verifies before writing one)."""
         self.path = Path(model_path) if model_path else DEFAULT_MODEL
         try:
             model_bytes = self.path.read_bytes()
@@ -99,16 +118,15 @@ class Classifier:
             raise ModelError(f"{self.path}: expected one input and one output")
         self.input = TensorSpec.from_details(inputs[0])
         self.output = TensorSpec.from_details(outputs[0])
-        if self.input.shape[1:] not in ((28, 28, 1), (28, 28)):
-            raise ModelError(f"{self.path}: input is {list(self.input.shape)}, expected 28x28x1")
-        self.labels: tuple[str, ...] = tuple(self.card["classes"]) if self.card else CLASS_NAMES
+        self.contract = self._contract()
+        self.labels: tuple[str, ...] = self.contract.classes
         if self.output.shape[-1] != len(self.labels):
             raise ModelError(
                 f"{self.path}: {self.output.shape[-1]} outputs but {len(self.labels)} class names"
             )
-        self.outputs_logits = bool(
-            self.card and self.card.get("output", {}).get("kind") == "logits"
-        )
+        if outputs_logits is None:
+            outputs_logits = bool(self.card and self.card.get("output", {}).get("kind") == "logits")
+        self.outputs_logits = outputs_logits
         self._batch = self.input.shape[0]
         self._lut = self._pixel_table()
         self._lock = threading.Lock()
@@ -129,9 +147,32 @@ class Classifier:
         except (ValueError, OSError, RuntimeError, AttributeError) as exc:
             raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
 
+    def _contract(self) -> InputContract:
+        """The card's contract, checked against the model's input; a card-less model's is read
+        from its input shape (28x28x1: Fashion-MNIST; SxSx3: photo)."""
+        shape = self.input.shape[1:]
+        try:
+            contract = InputContract.from_card(self.card)
+        except ValueError as exc:
+            raise ModelError(f"{self.path}: {exc}") from None
+        if not self.card and len(shape) == 3 and shape[2] == 3 and shape[0] == shape[1]:
+            contract = InputContract(recipe=PHOTO, size=shape[0], channels=3)
+        expected = contract.shape if contract.channels == 3 else (*contract.shape, 1)
+        if shape not in (expected, contract.shape):
+            said = "its card says" if self.card else "expected"
+            raise ModelError(
+                f"{self.path}: input is {list(self.input.shape)}, but {said} "
+                f"{contract.recipe} views of {list(expected)}"
+            )
+        return contract
+
     @property
     def name(self) -> str:
         return self.path.name
+
+    def view(self, image: np.ndarray, raw: bool = False) -> np.ndarray:
+        """A photo or frame (uint8 gray/BGR, any size) -> this model's view, by its card's recipe."""
+        return self.contract.view(image, raw)
 
     def _pixel_table(self) -> np.ndarray:
         """What each of the 256 pixel values becomes in the input tensor (quantized if need be)."""
@@ -143,7 +184,7 @@ class Classifier:
         return np.clip(q, info.min, info.max).astype(self.input.dtype)
 
     def quantize(self, images: np.ndarray) -> np.ndarray:
-        """uint8 pixels (N, 28, 28) -> the model's input tensor (N, *input_shape[1:])."""
+        """uint8 views (N, *view shape) -> the model's input tensor (N, *input_shape[1:])."""
         return self._lut[images].reshape((len(images), *self.input.shape[1:]))
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
@@ -171,9 +212,9 @@ class Classifier:
             return self.interpreter.get_tensor(self.output.index).copy()
 
     def predict(self, images: np.ndarray, batch_size: int = 1) -> np.ndarray:
-        """Probabilities (N, classes) for uint8 images (N, 28, 28)."""
+        """Probabilities (N, classes) for uint8 views (N, *view shape), or for one view."""
         images = np.asarray(images, dtype=np.uint8)
-        if images.ndim == 2:
+        if images.ndim == len(self.contract.shape):
             images = images[None]
         if len(images) <= batch_size:  # the common, latency-critical case
             return self.dequantize(self.invoke_raw(self.quantize(images)))
@@ -182,6 +223,10 @@ class Classifier:
             for i in range(0, len(images), batch_size)
         ]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+
+    def classify(self, view: np.ndarray, k: int = 3) -> Prediction:
+        """One view's prediction: best class, score and top-k."""
+        return Prediction.from_probs(self.predict(view)[0], self.labels, k)
 
     def ops(self) -> list[dict]:
         """The model's operators with their tensors' dtypes (to prove a model is all-int8)."""
@@ -197,6 +242,15 @@ class Classifier:
             ops.append({"op": op["op_name"], "dtypes": dtypes})
         return ops
 
+    def summary_line(self) -> str:
+        """`classify --verbose`: which model, how big, which recipe and backend."""
+        shape = "x".join(map(str, self.input.shape[1:]))
+        return (
+            f"model {self.path} ({self.model_bytes:,} bytes, {self.input.dtype.name} {shape} "
+            f"input, {self.contract.recipe} recipe), backend {self.backend.name} "
+            f"{self.backend.version}"
+        )
+
     def describe(self) -> dict:
         return {
             "model": str(self.path),
@@ -207,4 +261,5 @@ class Classifier:
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
             "card": bool(self.card),
+            "recipe": self.contract.recipe,
         }

@@ -1,4 +1,5 @@
-"""`edgeclf classify`: a batch of photos through the preprocessing recipe and the classifier."""
+"""`edgeclf classify`: a batch of photos through the model's recipe, as tables, JSON lines or a
+catalog audit."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, check_writable_dir, check_writable_file
 from .classifier import Classifier
-from .errors import InputImageError
+from .errors import EdgeclfError, InputImageError
 from .images import read_image
-from .preprocess import preprocess, raw_input
+from .inputs import expand_inputs
+from .prediction import Failure, Result
 
 
 @dataclass
@@ -24,71 +27,90 @@ class ClassifyOptions:
     top_k: int = 3
     raw: bool = False
     save_input: Path | None = None
+    as_json: bool = False
+    expect: Path | None = None  # catalog audit: CSV of path,label rows
+    expect_dirs: bool = False  # catalog audit: each image's folder names its class
+    report: Path | None = None  # the audit's mismatch CSV
 
 
-def top_k(probs: np.ndarray, labels: tuple[str, ...], k: int) -> list[dict]:
-    order = np.argsort(-probs, kind="stable")[:k]
-    return [{"label": labels[i], "score": round(float(probs[i]), 4)} for i in order]
-
-
-def classify_image(clf: Classifier, image: np.ndarray, k: int = 3) -> dict:
-    """Prediction fields shared by `classify` and serve's uploads: label, index, score, top_k."""
-    probs = clf.predict(image)[0]
-    best = int(np.argmax(probs))
-    return {
-        "label": clf.labels[best],
-        "index": best,
-        "score": round(float(probs[best]), 4),
-        "top_k": top_k(probs, clf.labels, k),
-    }
-
-
-def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> dict:
+def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> Result:
     started = time.perf_counter()
     try:
         image = read_image(path)
     except InputImageError as exc:
-        return {"path": str(path), "error": str(exc)}
-    view = raw_input(image) if opts.raw else preprocess(image)
-    result = {"path": str(path), **classify_image(clf, view, opts.top_k)}
-    result["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return Failure(str(path), str(exc))
+    view = clf.view(image, raw=opts.raw)
+    result = clf.classify(view, opts.top_k)
+    result.path = str(path)
+    result.ms = round((time.perf_counter() - started) * 1000, 2)
     if opts.save_input:
-        result["input_png"] = str(save_view(view, path, opts.save_input))
+        result.input_png = str(save_view(view, path, opts.save_input))
     return result
 
 
 def save_view(view: np.ndarray, source: Path, folder: Path) -> Path:
-    """Write the 28x28 model's-eye view as PNG, never overwriting another image's view."""
+    """Write the model's-eye view as PNG, never overwriting another image's view."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{source.stem}.png"
     n = 1
     while target.exists():
         target = folder / f"{source.stem}-{n}.png"
         n += 1
+    if view.ndim == 3:  # colour views are RGB; OpenCV writes BGR
+        view = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
     with atomic_path(target) as tmp:
         cv2.imwrite(str(tmp), view)
     return target
 
 
-def run_batch(
-    clf: Classifier, items: list[tuple[Path, str | None]], opts: ClassifyOptions, as_json: bool
-) -> list[dict]:
-    """Classify every expanded input; stream JSON lines as they come. Returns the result dicts."""
-    results = []
+def classify_all(
+    clf: Classifier, items: Iterable[tuple[Path, str | None]], opts: ClassifyOptions
+) -> Iterator[Result]:
+    """Each expanded input's result, as it comes (JSON lines stream; tables wait for the end)."""
     for path, error in items:
-        result = {"path": str(path), "error": error} if error else classify_path(clf, path, opts)
+        yield Failure(str(path), error) if error else classify_path(clf, path, opts)
+
+
+def class_counts(results: list[Result]) -> Counter:
+    return Counter(r.label for r in results if r.ok)
+
+
+def run(clf: Classifier, images: list[str], opts: ClassifyOptions) -> int:
+    """The whole command: classify, print, audit. Returns how many inputs failed."""
+    if opts.report and not (opts.expect or opts.expect_dirs):
+        raise EdgeclfError("--report needs --expect CSV or --expect-dirs")
+    if opts.report:
+        check_writable_file(opts.report, "--report")  # before the batch, not after it
+    if opts.save_input:
+        check_writable_dir(opts.save_input, "--save-input")
+    items = expand_inputs(images)
+    audit = None
+    if opts.expect or opts.expect_dirs:  # csv and friends are imported only for audits
+        from .catalog import Audit
+
+        labels = clf.labels
+        audit = (
+            Audit.from_csv(opts.expect, labels) if opts.expect else Audit.from_dirs(items, labels)
+        )
+    results = []
+    for result in classify_all(clf, items, opts):
         results.append(result)
-        if as_json:
-            print(json.dumps(result), flush=True)
-    return results
+        if opts.as_json:
+            print(json.dumps(result.to_dict()), flush=True)
+    errors = sum(not r.ok for r in results)
+    if opts.as_json:  # the summary goes to stderr, keeping stdout one object per image
+        counts = dict(class_counts(results).most_common())
+        print(json.dumps({"summary": counts, "errors": errors}), file=sys.stderr)
+    else:
+        from . import tables
 
+        tables.results_table(results)
+        tables.counts_table(class_counts(results), errors)
+    if audit:
+        if not opts.as_json:
+            from .tables import mismatch_table
 
-def class_counts(results: list[dict]) -> Counter:
-    return Counter(r["label"] for r in results if "error" not in r)
-
-
-def print_json_summary(results: list[dict]) -> None:
-    """In --json mode the summary goes to stderr, keeping stdout one object per image."""
-    counts = class_counts(results)
-    errors = sum("error" in r for r in results)
-    print(json.dumps({"summary": dict(counts.most_common()), "errors": errors}), file=sys.stderr)
+            mismatch_table(audit.mismatches(results), audit.checked(results))
+        if opts.report:
+            audit.write_report(results, opts.report)
+    return errors

@@ -11,6 +11,7 @@ import os
 import tempfile
 import zlib
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-BUNDLED_DIR = Path(__file__).parent / "data"
+BUNDLED_DIR = Path(str(files("edgeclf.edge") / "data"))  # the test split, shipped with the package
 KERAS_CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 KERAS_CACHE_DIR = KERAS_CACHE_DIR / "fashion-mnist"
 DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -144,3 +145,14 @@ def balanced_subset(labels: np.ndarray, limit: int, seed: int = 0) -> np.ndarray
     take[: limit % len(classes)] += 1
     chosen = np.concatenate([idx[:k] for idx, k in zip(per_class, take, strict=True)])
     return np.sort(chosen)
+
+
+def load_subset(
+    split: str, data_dir: str | os.PathLike | None = None, limit: int | None = None, seed: int = 0
+) -> Split:
+    """A split, or a class-balanced subset of `limit` of its images (quick runs, calibration)."""
+    data = load_split(split, data_dir)
+    if not limit or limit >= len(data):
+        return data
+    keep = balanced_subset(data.labels, limit, seed)
+    return Split(data.images[keep], data.labels[keep], data.source)

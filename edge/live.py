@@ -7,18 +7,19 @@ import time
 
 import cv2
 
-from .camera import CameraOptions, LiveClassifier, public
 from .classifier import Classifier
+from .prediction import FrameResult
+from .stream import LiveClassifier, LiveOptions
 
 
 class LiveService:
-    """Runs `LiveClassifier` in a background thread and publishes its latest frame and result.
+    """Drains the live stream in a background thread and publishes its latest frame and result.
 
     Viewers never touch the camera or the model: they read the newest JPEG, so five browser tabs
     cost five JPEG copies over the network, not five captures or five inferences.
     """
 
-    def __init__(self, clf: Classifier, opts: CameraOptions, jpeg_quality: int = 80) -> None:
+    def __init__(self, clf: Classifier, opts: LiveOptions, jpeg_quality: int = 80) -> None:
         self.clf = clf
         self.opts = opts
         self.jpeg_quality = jpeg_quality
@@ -28,7 +29,7 @@ class LiveService:
         self.sequence = 0
         self.error: str | None = None
         self.started = time.time()
-        self.live = LiveClassifier(clf, opts, emit=lambda line: None, on_frame=self._publish)
+        self.live = LiveClassifier(clf, opts)
         self.thread = threading.Thread(target=self._run, name="edgeclf-live", daemon=True)
 
     def start(self) -> None:
@@ -36,20 +37,22 @@ class LiveService:
 
     def _run(self) -> None:
         try:
-            summary = self.live.run()
-            self.error = summary.get("error")
+            for result in self.live.stream():
+                self.publish(result)
+            self.error = self.live.summary().error
         except Exception as exc:  # reported through /api/status; the server keeps serving uploads
             self.error = str(exc)
         with self.cond:
             self.cond.notify_all()
 
-    def _publish(self, annotated, result: dict) -> None:
-        ok, buffer = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+    def publish(self, result: FrameResult) -> None:
+        quality = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+        ok, buffer = cv2.imencode(".jpg", result.plot(), quality)
         if not ok:
             return
         with self.cond:
             self.jpeg = buffer.tobytes()
-            self.result = {**public(result), "top_k": result["_top_k"]}
+            self.result = result.to_dict(with_top_k=True)
             self.sequence += 1
             self.cond.notify_all()
 
@@ -74,5 +77,5 @@ class LiveService:
         }
 
     def stop(self) -> None:
-        self.live.stop_requested.set()
+        self.live.stop()
         self.thread.join(timeout=5)

@@ -1,27 +1,31 @@
-"""Draw the prediction on a frame: ROI box, label, top-3 bars, FPS and inference time."""
+"""Draw a camera result on its frame: region box, label, top-3 bars, FPS and inference time."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    from .prediction import FrameResult
+
 GREEN, AMBER, WHITE, DARK = (80, 200, 80), (0, 170, 255), (255, 255, 255), (30, 30, 30)
 
 
-def draw(frame: np.ndarray, roi, result: dict, uncertain: bool) -> np.ndarray:
-    """A copy of `frame` annotated with a camera step's result (label, `_top_k`, fps, infer_ms)."""
-    top = result["_top_k"]
+def draw(frame: np.ndarray, roi, result: FrameResult) -> np.ndarray:
+    """A copy of `frame` annotated with the result (amber when it is uncertain)."""
     out = frame.copy()
     x, y, w, h = roi
-    colour = AMBER if uncertain else GREEN
+    colour = AMBER if result.uncertain else GREEN
     cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
-    _text(out, f"{result['label']} {result['score']:.0%}", (10, 34), 0.9, colour)
-    for i, entry in enumerate(top[:3]):
-        y0, p = 52 + i * 24, entry["score"]
+    _text(out, f"{result.label} {result.score:.0%}", (10, 34), 0.9, colour)
+    for i, entry in enumerate(result.top_k[:3]):
+        y0, p = 52 + i * 24, entry.score
         cv2.rectangle(out, (10, y0), (10 + int(160 * p), y0 + 16), colour, -1)
         cv2.rectangle(out, (10, y0), (170, y0 + 16), WHITE, 1)
-        _text(out, f"{entry['label']} {p:.0%}", (178, y0 + 13), 0.5, WHITE)
-    footer = f"{result['fps']:.1f} FPS  model {result['infer_ms']:.2f} ms"
+        _text(out, f"{entry.label} {p:.0%}", (178, y0 + 13), 0.5, WHITE)
+    footer = f"{result.fps:.1f} FPS  model {result.infer_ms:.2f} ms"
     _text(out, footer, (10, out.shape[0] - 12), 0.55, WHITE)
     return out
 

@@ -41,29 +41,45 @@ def training_curves(history: dict[str, list[float]], path: Path) -> None:
     save(fig, path)
 
 
-def confusion_counts(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+def confusion_counts(
+    labels: np.ndarray, predicted: np.ndarray, classes: int = NUM_CLASSES
+) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(matrix, (labels.astype(int), predicted.astype(int)), 1)
     return matrix
 
 
 def confusion_matrix(
-    labels: np.ndarray, predicted: np.ndarray, path: Path, title: str = ""
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    path: Path,
+    classes: tuple[str, ...] = CLASS_NAMES,
+    title: str = "",
 ) -> None:
     fig, ax = pyplot().subplots(figsize=(7.5, 6.5))
-    confusion_panel(ax, confusion_counts(labels, predicted), title)
+    confusion_panel(ax, confusion_counts(labels, predicted, len(classes)), title, classes)
     fig.tight_layout()
     save(fig, path)
 
 
-def confusion_panel(ax, matrix: np.ndarray, title: str = "") -> None:
-    accuracy = np.trace(matrix) / max(1, matrix.sum())
+def confusion_panel(
+    ax,
+    matrix: np.ndarray,
+    title: str = "",
+    classes: tuple[str, ...] = CLASS_NAMES,
+    rows: tuple[str, ...] | None = None,
+    accuracy: float | None = None,
+) -> None:
+    """Counts of true rows (classes, or a photo folder's own labels) against predicted classes."""
+    rows = rows or classes
+    if accuracy is None:
+        accuracy = np.trace(matrix) / max(1, matrix.sum())
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         colour = "white" if count > matrix.max() / 2 else "black"
         ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(NUM_CLASSES), CLASS_NAMES, rotation=45, ha="right")
-    ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title} accuracy {accuracy:.2%} on {matrix.sum():,} images".strip())

@@ -32,3 +32,8 @@ def captured_fds(fds: tuple[int, ...] = (1, 2), keep: bool = False) -> Iterator[
             os.dup2(copy, target)
             os.close(copy)
         os.close(fd)
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter off the terminal (before it is first imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -6,20 +6,20 @@ import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
-from pathlib import Path
+from importlib.resources import files
 
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from .classifier import Classifier
-from .classify import classify_image
 from .errors import InputImageError
 from .images import decode_image
 from .live import LiveService
-from .preprocess import preprocess
+from .prediction import Prediction
+from .stream import LiveOptions
 
-PAGE = Path(__file__).parent / "static" / "index.html"
+PAGE = files("edgeclf.edge") / "static" / "index.html"
 BOUNDARY = "frame"
 OPEN_PATHS = {"/healthz"}
 
@@ -103,12 +103,9 @@ def create_app(
             result = await run_in_threadpool(classify_bytes, clf, data)
         except InputImageError as exc:
             return error(415, str(exc))
-        result = {
-            "path": file.filename,
-            **result,
-            "ms": round((time.perf_counter() - started_at) * 1000, 2),
-        }
-        return result
+        result.path = file.filename
+        result.ms = round((time.perf_counter() - started_at) * 1000, 2)
+        return result.to_dict()
 
     if live:
 
@@ -122,8 +119,8 @@ def create_app(
     return app
 
 
-def classify_bytes(clf: Classifier, data: bytes) -> dict:
-    return classify_image(clf, preprocess(decode_image(data)))
+def classify_bytes(clf: Classifier, data: bytes) -> Prediction:
+    return clf.classify(clf.view(decode_image(data)))
 
 
 async def mjpeg(live: LiveService):
@@ -138,3 +135,50 @@ async def mjpeg(live: LiveService):
         seen = sequence
         head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
         yield head.encode() + jpeg + b"\r\n"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: only this machine can connect."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(
+    clf: Classifier,
+    live_opts: LiveOptions | None,
+    host: str,
+    port: int,
+    token: str | None,
+    max_upload: int,
+) -> None:
+    """Probe the camera, warn about an open door, and run the server until Ctrl-C or SIGTERM."""
+    import sys
+
+    import uvicorn
+
+    from .capture import open_source
+
+    live = None
+    if live_opts:
+        # Fail now, clearly, if the camera is missing, not in the first viewer's browser.
+        open_source(live_opts.source, live_opts.width, live_opts.height, live_opts.fps).release()
+        live = LiveService(clf, live_opts)
+    if not is_loopback(host) and not token:
+        print(
+            f"warning: listening on {host} without --token: anyone on the network can use it",
+            file=sys.stderr,
+        )
+    app = create_app(clf, live, token=token, max_upload=max_upload)
+    hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
+    print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -54,3 +54,31 @@ def write_demo_video(
                 count += 1
         writer.release()
     return count
+
+
+def render_photo(garment: np.ndarray, rng: np.random.Generator, side: int = 128) -> np.ndarray:
+    """A Fashion-MNIST crop (light on black) as a colour photo: a tinted garment with its shading,
+    on a floor- or sheet-coloured, unevenly lit, noisy background, saved as JPEG (BGR)."""
+    background = np.clip(rng.uniform(40, 245) + rng.normal(0, 25, 3), 0, 255)  # floors, sheets
+    garment_colour = rng.uniform(10, 245, 3)
+    while np.abs(garment_colour - background).max() < 70:  # a garment that can be told apart
+        garment_colour = rng.uniform(10, 245, 3)
+    size = int(side * rng.uniform(0.55, 0.9))
+    shade = cv2.resize(garment, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    shade = np.clip(shade, 0, 255)[..., None] / 255.0
+    alpha = np.clip(shade * 3.0, 0, 1)
+    canvas = np.empty((side, side, 3), np.float32)
+    canvas[:] = background
+    light = np.linspace(rng.uniform(0.8, 1.0), rng.uniform(1.0, 1.15), side, dtype=np.float32)
+    canvas *= light[None, :, None] if rng.random() < 0.5 else light[:, None, None]
+    x, y = (int(rng.integers(0, side - size + 1)) for _ in range(2))
+    patch = canvas[y : y + size, x : x + size]
+    cloth = garment_colour * (0.5 + 0.5 * shade)
+    canvas[y : y + size, x : x + size] = patch * (1 - alpha) + cloth * alpha
+    canvas += rng.normal(0, rng.uniform(2, 8), canvas.shape)
+    image = np.clip(canvas, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        image = cv2.GaussianBlur(image, (3, 3), 0)
+    quality = int(rng.integers(50, 95))
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else image

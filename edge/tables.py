@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
-from rich.console import Console
 from rich.table import Table
 
-# Piped output keeps whole lines (files, CI logs) instead of wrapping at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
+from .console import console
+from .prediction import Result
 
 
-def results_table(results: list[dict]) -> None:
+def results_table(results: list[Result]) -> None:
     table = Table(show_edge=False)
     for name, justify in (
         ("path", "left"),
@@ -22,15 +20,15 @@ def results_table(results: list[dict]) -> None:
     ):
         table.add_column(name, justify=justify, overflow="fold")  # never cut a path short
     for r in results:
-        if "error" in r:
-            table.add_row(r["path"], f"[red]error: {r['error']}[/red]", "", "")
+        if not r.ok:
+            table.add_row(r.path, f"[red]error: {r.error}[/red]", "", "")
             continue
-        runner = r["top_k"][1] if len(r["top_k"]) > 1 else None
+        runner = r.runner_up
         table.add_row(
-            r["path"],
-            r["label"],
-            f"{r['score']:.1%}",
-            f"{runner['label']} {runner['score']:.1%}" if runner else "",
+            r.path,
+            r.label,
+            f"{r.score:.1%}",
+            f"{runner.label} {runner.score:.1%}" if runner else "",
         )
     console.print(table)
 

@@ -152,9 +152,9 @@ def test_model_with_wrong_input_shape_is_refused(tmp_path):
     import keras
     import tensorflow as tf
 
-    inputs = keras.Input((32, 32, 3))
+    inputs = keras.Input((32, 24, 3))  # neither 28x28 gray nor a square colour photo
     model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     path = tmp_path / "rgb.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     result = run_cli("bench", "--model", str(path), "--runs", "20")
-    assert result.returncode == 2 and "expected 28x28x1" in result.stderr
+    assert result.returncode == 2 and "expected fashion-mnist views of [28, 28, 1]" in result.stderr

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from edgeclf.edge import capture
-from edgeclf.edge.camera import CameraOptions, LiveClassifier
 from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import Classifier
+from edgeclf.edge.stream import LiveClassifier, LiveOptions
 from edgeclf.edge.synthetic import write_demo_video
 
 from conftest import run_cli
@@ -100,20 +100,18 @@ class DyingCamera:
 
 
 def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
-    from edgeclf.edge import camera
+    from edgeclf.edge import stream
     from edgeclf.edge.synthetic import garment_frame
 
     dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
-    monkeypatch.setattr(capture, "MAX_RETRIES", 2)
-    monkeypatch.setattr(capture, "RETRY_BASE_S", 0.01)
-    monkeypatch.setattr(camera, "open_source", lambda *a: dying)
-    lines = []
-    summary = LiveClassifier(Classifier(), CameraOptions(headless=True), emit=lines.append).run()
-    assert 1 <= summary["frames"] <= 5 and len(lines) == summary["frames"]
-    assert dying.reopens == 2 and "retries failed" in summary["error"]
+    monkeypatch.setattr(stream, "open_source", lambda *a: dying)
+    live = LiveClassifier(Classifier(), LiveOptions(max_retries=2, retry_base_s=0.01))
+    results = list(live.stream())
+    summary = live.summary()
+    assert 1 <= summary.frames <= 5 and len(results) == summary.frames
+    assert dying.reopens == 2 and "retries failed" in summary.error
     assert (
-        Counter(json.loads(line)["label"] for line in lines).most_common(1)[0][0]
-        == CLASS_NAMES[test_split.labels[0]]
+        Counter(r.label for r in results).most_common(1)[0][0] == CLASS_NAMES[test_split.labels[0]]
     )
 
 

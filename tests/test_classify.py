@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from edgeclf.edge.classes import CLASS_NAMES
+from edgeclf.edge.classifier import FASHION_MODEL
 
 from conftest import run_cli, write_png
 from photos import write_variant
@@ -88,7 +89,13 @@ def test_globs_directories_and_save_input(tmp_path, test_split):
         write_png(tmp_path / "in" / "sub" / f"g{i}.png", test_split.images[i])
     views = tmp_path / "views"
     result = run_cli(
-        "classify", str(tmp_path / "in" / "**" / "g*.png"), "--json", "--save-input", str(views)
+        "classify",
+        str(tmp_path / "in" / "**" / "g*.png"),
+        "--json",
+        "--save-input",
+        str(views),
+        "--model",
+        str(FASHION_MODEL),  # the 28x28 recipe passes data-set crops through unchanged
     )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0 and len(rows) == 3

@@ -13,11 +13,11 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from edgeclf.edge.camera import CameraOptions
 from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.live import LiveService
 from edgeclf.edge.server import create_app
+from edgeclf.edge.stream import LiveOptions
 from edgeclf.edge.synthetic import write_demo_video
 
 from photos import make_variant
@@ -116,9 +116,7 @@ def server(video):
     """A real uvicorn on loopback, fed by a video file looped at its own frame rate."""
     import uvicorn
 
-    opts = CameraOptions(
-        source=str(video), headless=True, loop=True, realtime=True, smooth=0.0, threshold=0.0
-    )
+    opts = LiveOptions(source=str(video), loop=True, realtime=True, smooth=0.0, threshold=0.0)
     live = LiveService(Classifier(), opts)
     port = free_port()
     srv = uvicorn.Server(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..edge.errors import EdgeclfError, first_line
+from ..edge.errors import EdgeclfError
+from ..edge.keras_io import load_keras_model
 
 SPLIT_KEYS = ("seed", "val_size", "limit")
 
@@ -33,14 +34,7 @@ def check_same_split(teacher: Path, student_cfg: dict) -> None:
 
 
 def load_teacher(path: Path):
-    import keras
-
-    if not path.is_file():
-        raise EdgeclfError(f"teacher model not found: {path}")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a bad file
-        raise EdgeclfError(f"cannot load teacher {path}: {first_line(exc)}") from None
+    return load_keras_model(path, "teacher model", EdgeclfError)
 
 
 def soft_targets(teacher, x: np.ndarray, one_hot: np.ndarray, weight: float) -> np.ndarray:

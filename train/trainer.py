@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -14,9 +14,12 @@ import numpy as np
 
 from ..edge import __version__
 from ..edge.atomic import atomic_path, write_text
-from ..edge.classes import CLASS_NAMES, NUM_CLASSES
-from ..edge.dataset import balanced_subset, load_split
-from ..edge.errors import EdgeclfError
+from ..edge.card import training_card_path
+from ..edge.errors import EdgeclfError, first_line
+from ..edge.metrics import per_class_accuracy
+from ..edge.quiet import quiet_tensorflow
+from .photo_training import photo_val_metrics, training_card
+from .training_data import prepare_fashion_mnist, prepare_photo
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -44,21 +47,40 @@ class TrainConfig:
     bf16: bool = False
     teacher: str | None = None
     distill_weight: float = 0.7
+    # Photo models (--photos): real photos, sender-disjoint validation, rendered Fashion-MNIST.
+    photos: str | None = None
+    size: int = 64
+    val_fraction: float = 0.15
+    render_per_class: int = 600
+
+    @property
+    def is_photo(self) -> bool:
+        return self.photos is not None
+
+    @classmethod
+    def for_command(cls, arch: str | None, photos: str | None, **settings) -> TrainConfig:
+        """A new run's config from the command line, its architecture checked."""
+        from .architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
+
+        arch = arch or ("photo" if photos else "small")
+        known = PHOTO_ARCHITECTURES if photos else ARCHITECTURES
+        if arch not in known:
+            raise EdgeclfError(f"unknown --arch {arch!r}; choose from {', '.join(known)}")
+        if photos and not Path(photos).is_dir():
+            raise EdgeclfError(f"--photos {photos}: not a folder")
+        return cls(arch=arch, photos=photos, **settings)
 
     @classmethod
     def load(cls, folder: Path) -> TrainConfig:
         path = folder / CONFIG_FILE
         if not path.is_file():
             raise EdgeclfError(f"cannot resume: {path} not found (not a training folder?)")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
-
-
-def split_validation(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced validation indices taken from train (never test), and the rest."""
-    val = balanced_subset(labels, val_size, seed)
-    train = np.setdiff1d(np.arange(len(labels)), val)
-    return train, val
+        try:
+            saved = json.loads(path.read_text())
+            known = {f.name for f in fields(cls)}
+            return cls(**{k: v for k, v in saved.items() if k in known})
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+            raise EdgeclfError(f"cannot resume: {path} is unreadable ({first_line(exc)})") from None
 
 
 def make_augmenter(cfg: TrainConfig):
@@ -84,7 +106,17 @@ def make_training_model(core, cfg: TrainConfig, steps_per_epoch: int):
     import keras
 
     inputs = keras.Input(core.input_shape[1:], dtype="float32")
-    train_model = keras.Model(inputs, core(make_augmenter(cfg)(inputs)), name="trainer")
+    if cfg.is_photo:
+        from .photo_training import make_photo_augmenter, set_accuracy_metric, set_loss
+
+        augmenter, loss = make_photo_augmenter(cfg), set_loss(cfg)
+        metrics = [set_accuracy_metric()]
+    else:
+        augmenter, metrics = make_augmenter(cfg), ["accuracy"]
+        loss = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=cfg.label_smoothing
+        )
+    train_model = keras.Model(inputs, core(augmenter(inputs)), name="trainer")
     total = max(1, cfg.epochs * steps_per_epoch)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total // 2)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -96,10 +128,8 @@ def make_training_model(core, cfg: TrainConfig, steps_per_epoch: int):
     )
     train_model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=cfg.label_smoothing
-        ),
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=metrics,
     )
     return train_model
 
@@ -122,7 +152,7 @@ def float32_twin(core, arch: str):
     from . import architectures
 
     keras.mixed_precision.set_global_policy("float32")
-    twin = architectures.build(arch)
+    twin = architectures.build(arch, core.input_shape[1], core.output_shape[-1])
     twin.set_weights(core.get_weights())
     return twin
 
@@ -146,30 +176,6 @@ def set_determinism(seed: int) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-
-
-def as_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) -> the model's float32 (N, 28, 28, 1) raw-pixel input."""
-    return images[..., None].astype("float32")
-
-
-def prepare_data(cfg: TrainConfig):
-    """Train/validation arrays (validation taken from train, class-balanced) and the test split."""
-    import keras
-
-    train_split = load_split("train", cfg.data_dir)
-    test_split = load_split("test", cfg.data_dir)
-    x_all, y_all = train_split.images, train_split.labels
-    if cfg.limit:
-        keep = balanced_subset(y_all, cfg.limit, cfg.seed)
-        x_all, y_all = x_all[keep], y_all[keep]
-    val_size = min(cfg.val_size, max(NUM_CLASSES, len(y_all) // 10))
-    train_idx, val_idx = split_validation(y_all, val_size, cfg.seed)
-
-    def pair(idx: np.ndarray):
-        return as_input(x_all[idx]), keras.utils.to_categorical(y_all[idx], NUM_CLASSES)
-
-    return pair(train_idx), pair(val_idx), test_split
 
 
 def teacher_targets(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> np.ndarray:
@@ -205,12 +211,29 @@ def _epoch_timer_class():
     return EpochTimer
 
 
-def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=()) -> dict:
+def train(
+    cfg: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    extra_callbacks=(),
+    overwrite: bool = False,
+) -> dict:
     """Run (or resume) a training run into `out` and write every artifact. Returns metrics.
 
     `extra_callbacks` run after the checkpoint and the log (tests use one to interrupt a run).
+    The process-wide mixed-precision policy is put back however the run ends.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    try:
+        return _train(cfg, out, resume, extra_callbacks, overwrite)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite: bool) -> dict:
     import keras
 
     from ..edge import plots
@@ -218,6 +241,14 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
 
     EpochTimer = _epoch_timer_class()
 
+    if not resume and not overwrite and out.is_dir() and any(out.iterdir()):
+        raise EdgeclfError(
+            f"{out} is not empty (an earlier run?): continue it with --resume {out}, "
+            "or start afresh with --overwrite"
+        )
+    if not resume and overwrite:
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)  # never resume a stale run
+        (out / HISTORY_CSV).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     if resume and not (out / CHECKPOINT_DIR).exists():
         raise EdgeclfError(f"cannot resume: no checkpoint in {out} (finished or never started)")
@@ -225,12 +256,13 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
     set_determinism(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.bf16 else "float32")
 
-    (x_train, y_train), (x_val, y_val), test_split = prepare_data(cfg)
+    data = prepare_photo(cfg) if cfg.is_photo else prepare_fashion_mnist(cfg)
+    x_train, y_train = data.x_train, data.y_train
     if cfg.teacher:
         y_train = teacher_targets(cfg, x_train, y_train)
     steps = int(np.ceil(len(x_train) / cfg.batch_size))
 
-    core = architectures.build(cfg.arch)
+    core = architectures.build(cfg.arch, cfg.size, len(data.contract.classes))
     train_model = make_training_model(core, cfg, steps)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / CHECKPOINT_DIR)),
@@ -240,7 +272,8 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
     ]
     print(
         f"Training {cfg.arch} ({core.count_params():,} params) on {len(x_train):,} images, "
-        f"validating on {len(x_val):,}, {cfg.epochs} epochs" + (" (resuming)" if resume else ""),
+        f"validating on {len(data.y_val):,}, {cfg.epochs} epochs"
+        + (" (resuming)" if resume else ""),
         flush=True,
     )
     train_model.fit(
@@ -248,7 +281,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
         y_train,
         batch_size=cfg.batch_size,
         epochs=cfg.epochs,
-        validation_data=(x_val, y_val),
+        validation_data=(data.x_val, data.y_val),
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -258,35 +291,38 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, extra_callbacks=())
     model = with_softmax(core)
     with atomic_path(out / MODEL_FILE) as tmp:
         model.save(tmp)
+    write_text(
+        training_card_path(out / MODEL_FILE),
+        json.dumps(training_card(data.contract, cfg, data.seen), indent=2) + "\n",
+    )
 
-    probs = model.predict(as_input(test_split.images), batch_size=1024, verbose=0)
+    probs = model.predict(data.x_test, batch_size=256, verbose=0)
+    test_labels = data.y_test.argmax(axis=1)
     predicted = probs.argmax(axis=1)
     history = read_history(out / HISTORY_CSV)
     train_seconds = sum(history.get("epoch_seconds", []))
     metrics = {
         "arch": cfg.arch,
         "params": int(core.count_params()),
-        "test_accuracy": float((predicted == test_split.labels).mean()),
+        "test_accuracy": float((predicted == test_labels).mean()),
+        "test_data": data.test_name,
         "val_accuracy": history["val_accuracy"][-1] if history.get("val_accuracy") else None,
-        "per_class_accuracy": per_class_accuracy(test_split.labels, predicted),
-        "test_images": len(test_split),
+        "per_class_accuracy": per_class_accuracy(
+            predicted == test_labels, test_labels, data.contract.classes
+        ),
+        "test_images": len(test_labels),
         "train_images": len(x_train),
         "epochs": cfg.epochs,
         "train_seconds": round(train_seconds, 1),
         "versions": versions(),
     }
+    if cfg.is_photo:
+        metrics["photos"] = {**data.seen, **photo_val_metrics(model, data)}
     write_text(out / "history.json", json.dumps(history, indent=2))
     write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     plots.training_curves(history, out / "curves.png")
-    plots.confusion_matrix(test_split.labels, predicted, out / "confusion.png")
+    plots.confusion_matrix(test_labels, predicted, out / "confusion.png", data.contract.classes)
     return metrics
-
-
-def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    return {
-        name: float((predicted[labels == i] == i).mean()) if (labels == i).any() else float("nan")
-        for i, name in enumerate(CLASS_NAMES)
-    }
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:

@@ -1,0 +1,89 @@
+"""The images a conversion calibrates on and verifies against, chosen by the model's contract.
+
+Fashion-MNIST models: a class-balanced sample of training images, and the test split.
+Photo models: real training photos (through the recipe) mixed with Fashion-MNIST rendered as photos,
+as in training; verified on the real photos' sender-disjoint validation split, where those photos
+are at hand, and on the Fashion-MNIST test crops rendered as photos.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..edge.contract import PHOTO, InputContract
+from ..edge.dataset import load_split, load_subset
+from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
+
+VERIFY_RENDER_PER_CLASS = 300
+VERIFY_RENDER_SEED = 1234  # the same rendering `train` reports its test accuracy on
+
+
+@dataclass
+class VerificationSet:
+    """Views and the set of right classes for each, with what they are called in reports."""
+
+    name: str
+    views: np.ndarray
+    allowed: np.ndarray  # (N, classes) bool
+
+    @classmethod
+    def from_labels(cls, name: str, views: np.ndarray, labels: np.ndarray, classes: int):
+        allowed = np.zeros((len(labels), classes), bool)
+        allowed[np.arange(len(labels)), labels] = True
+        return cls(name, views, allowed)
+
+    @classmethod
+    def from_arrays(cls, name: str, arrays: PhotoArrays):
+        return cls(name, arrays.views, arrays.allowed > 0)
+
+
+def photo_folder(training: dict | None, override: str | None) -> Path | None:
+    """The labelled photos a photo model was trained on (or `--photos`), when they are here."""
+    folder = override or ((training or {}).get("validation") or {}).get("photos")
+    return Path(folder) if folder and Path(folder).is_dir() else None
+
+
+def calibration_views(
+    contract: InputContract, samples: int, seed: int, data_dir, photos: Path | None, split: dict
+) -> np.ndarray:
+    """Representative inputs for int8 calibration (never validation or test images)."""
+    if contract.recipe != PHOTO:
+        return load_subset("train", data_dir, samples, seed).images
+    parts = []
+    if photos:
+        train_set, _ = split_photos(photos, contract, split["val_fraction"], split["seed"])
+        keep = np.random.default_rng(seed).permutation(len(train_set))[: samples // 2]
+        parts.append(photo_arrays(train_set.subset(np.sort(keep)), contract).views)
+    rendered = max(1, (samples - sum(map(len, parts))) // 10)
+    parts.append(rendered_fashion_mnist("train", rendered, contract, seed, data_dir).views)
+    return np.concatenate(parts)
+
+
+def verification_sets(
+    contract: InputContract, data_dir, photos: Path | None, split: dict | None
+) -> list[VerificationSet]:
+    """What the TFLite model is checked on; the first set decides pass or fail."""
+    if contract.recipe != PHOTO:
+        test = load_split("test", data_dir)
+        return [VerificationSet.from_labels("test", test.images, test.labels, 10)]
+    sets = []
+    if photos and split:
+        _, val_set = split_photos(photos, contract, split["val_fraction"], split["seed"])
+        sets.append(
+            VerificationSet.from_arrays("real-photo validation", photo_arrays(val_set, contract))
+        )
+    else:
+        print(
+            "note: the training photos are not here; verifying on Fashion-MNIST rendered as photos "
+            "only (pass --photos DIR to verify on real photos)",
+            file=sys.stderr,
+        )
+    rendered = rendered_fashion_mnist(
+        "test", VERIFY_RENDER_PER_CLASS, contract, VERIFY_RENDER_SEED, data_dir
+    )
+    sets.append(VerificationSet.from_arrays("Fashion-MNIST test as photos", rendered))
+    return sets

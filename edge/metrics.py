@@ -1,0 +1,34 @@
+"""The few statistics every stage reports, computed one way: latency percentiles and per-class
+accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+def summarize(samples: Iterable[float], scale: float = 1.0) -> dict:
+    """p50/p90/p95/p99 and mean of timing samples times `scale` (s -> ms: 1000); None if empty."""
+    values = np.fromiter(samples, dtype=np.float64) * scale
+    if not len(values):
+        return {"p50": None, "p90": None, "p95": None, "p99": None, "mean": None, "runs": 0}
+    p50, p90, p95, p99 = np.percentile(values, (50, 90, 95, 99))
+    return {
+        "p50": float(p50),
+        "p90": float(p90),
+        "p95": float(p95),
+        "p99": float(p99),
+        "mean": float(values.mean()),
+        "runs": int(len(values)),
+    }
+
+
+def per_class_accuracy(
+    right: np.ndarray, rows: np.ndarray, names: Sequence[str]
+) -> dict[str, float | None]:
+    """Share right among the images of each row (a class, or a photo folder's own label)."""
+    return {
+        name: float(right[rows == i].mean()) if (rows == i).any() else None
+        for i, name in enumerate(names)
+    }

@@ -1,0 +1,136 @@
+"""What a photo model trains with: photo augmentation, the set-valued loss, and its data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..edge.contract import PHOTO, InputContract
+from ..edge.errors import DataError
+from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
+
+TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
+TEST_RENDER_SEED = 1234
+
+
+def make_photo_augmenter(cfg):
+    """Photo-style augmentation in raw 0-255 RGB: crop/scale, flip, colour, brightness, blur."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=cfg.seed),
+            layers.RandomZoom((-0.2, 0.1), fill_mode="reflect", seed=cfg.seed + 1),
+            layers.RandomTranslation(cfg.shift, cfg.shift, fill_mode="reflect", seed=cfg.seed + 2),
+            layers.RandomColorJitter(
+                value_range=(0, 255),
+                brightness_factor=0.2,
+                contrast_factor=0.25,
+                saturation_factor=(0.3, 0.7),
+                hue_factor=0.05,
+                seed=cfg.seed + 3,
+            ),
+            layers.RandomGaussianBlur(factor=0.3, kernel_size=3, sigma=1.0, seed=cfg.seed + 4),
+        ],
+        name="augment",
+    )
+
+
+def set_loss(cfg):
+    """-log of the probability the model gives to the set of right classes (-log sum_{c in S} p_c),
+    blended with a little uniform smoothing. One-class sets make it plain cross-entropy."""
+    from keras import ops
+
+    smoothing = cfg.label_smoothing
+
+    def set_cross_entropy(allowed, logits):
+        logits = ops.cast(logits, "float32")
+        total = ops.logsumexp(logits, axis=-1)
+        inside = ops.logsumexp(ops.where(allowed > 0, logits, -1e9), axis=-1)
+        uniform = total - ops.mean(logits, axis=-1)
+        return (1 - smoothing) * (total - inside) + smoothing * uniform
+
+    return set_cross_entropy
+
+
+def _set_accuracy(allowed, logits):
+    from keras import ops
+
+    best = ops.argmax(logits, axis=-1)
+    return ops.take_along_axis(allowed, ops.expand_dims(best, -1), axis=-1)[..., 0]
+
+
+def set_accuracy_metric():
+    """Top-1 counted right when it is any member of the set (named `accuracy` for the curves)."""
+    import keras
+
+    return keras.metrics.MeanMetricWrapper(_set_accuracy, name="accuracy")
+
+
+def photo_contract(cfg, classes: tuple[str, ...]) -> InputContract:
+    return InputContract(recipe=PHOTO, size=cfg.size, channels=3, classes=classes)
+
+
+def prepare_photo_data(cfg, contract: InputContract):
+    """(train, val, test) PhotoArrays and what the run saw, for the log and the card."""
+    from rich.progress import Progress
+
+    root = Path(cfg.photos)
+    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed)
+    if not len(val_set):
+        raise DataError(f"{root}: too few senders for a validation split of {cfg.val_fraction}")
+    with Progress(transient=True) as progress:
+        task = progress.add_task("reading photos", total=len(train_set) + len(val_set))
+        advance = lambda n: progress.advance(task, n)  # noqa: E731
+        train = photo_arrays(train_set, contract, advance)
+        val = photo_arrays(val_set, contract, advance)
+    if cfg.render_per_class:
+        train = train + rendered_fashion_mnist(
+            "train", cfg.render_per_class, contract, cfg.seed, cfg.data_dir
+        )
+    test = rendered_fashion_mnist(
+        "test", TEST_RENDER_PER_CLASS, contract, TEST_RENDER_SEED, cfg.data_dir
+    )
+    seen = {
+        "photos": str(root),
+        "train_photos": len(train_set),
+        "val_photos": len(val_set),
+        "val_senders": len(set(val_set.groups.tolist())),
+        "rendered_fashion_mnist": len(train) - len(train_set),
+        "skipped_labels": dict(train_set.skipped.most_common()),
+    }
+    return train, val, test, seen
+
+
+def ambiguous_mask(arrays: PhotoArrays) -> np.ndarray:
+    return arrays.allowed.sum(1) > 1
+
+
+def photo_val_metrics(model, data) -> dict:
+    """Real-photo validation: lenient (any class of the set) and strict (one-class labels only)."""
+    from ..edge.photoset import set_correct
+
+    probs = model.predict(data.x_val, batch_size=256, verbose=0)
+    right = set_correct(probs, data.y_val > 0)
+    single = data.y_val.sum(1) == 1
+    return {
+        "val_lenient_accuracy": float(right.mean()),
+        "val_strict_accuracy": float(right[single].mean()) if single.any() else None,
+        "val_strict_images": int(single.sum()),
+    }
+
+
+def training_card(contract: InputContract, cfg, seen: dict) -> dict:
+    """What `convert` needs beside the Keras model: classes, input contract, validation data."""
+    card = {"classes": list(contract.classes), "preprocessing": contract.to_card()}
+    if cfg.is_photo:
+        card["validation"] = {
+            "photos": seen["photos"],
+            "split": "sender",
+            "val_fraction": cfg.val_fraction,
+            "seed": cfg.seed,
+        }
+        card["calibration"] = {"render_per_class": cfg.render_per_class}
+    return card
