@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean model accurate
+.PHONY: demo test lint clean model accurate photo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,20 @@ accurate: $(VENV)/.all-installed
 	$(BIN)/edgeclf train --arch accurate --bf16 --epochs 40 --erase-prob 0.5 --seed 0 --out $(ACCURATE)
 	$(BIN)/edgeclf convert $(ACCURATE)/model.keras --int8 --flip-average -o $(ACCURATE)/fashion_accurate_int8.tflite
 	$(BIN)/edgeclf bench --model $(ACCURATE)/fashion_accurate_int8.tflite --threads 1,2 --json $(ACCURATE)/bench.json
+
+## photo: reproduce the bundled colour photo model (needs the clothing photos and Fashion-MNIST)
+PHOTOS ?= ../shared/data/clothing-photos
+PHOTO_RUN := runs/photo
+PHOTO_SIZE ?= 96
+PHOTO_EPOCHS ?= 40
+photo: $(VENV)/.all-installed
+	$(BIN)/edgeclf train --photos $(PHOTOS) --size $(PHOTO_SIZE) --epochs $(PHOTO_EPOCHS) --seed 0 --out $(PHOTO_RUN)
+	cp $(PHOTO_RUN)/model.keras models/photo.keras
+	cp $(PHOTO_RUN)/model.card.json models/photo.card.json
+	cp $(PHOTO_RUN)/curves.png models/photo_curves.png
+	$(BIN)/edgeclf convert models/photo.keras --int8 -o models/photo_int8.tflite
+	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images $(PHOTOS) --split val \
+		--threads 1,2 --json models/photo_bench.json --plot models/photo_bench.png
 
 lint: $(VENV)/.all-installed
 	$(BIN)/ruff check --fix .

@@ -10,7 +10,10 @@ import numpy as np
 from .errors import InputImageError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_PIXELS = 64_000_000
+# A decoded image must fit a 1 GB Raspberry Pi with room to spare: 50 MP covers any phone camera,
+# and 200 MB of decoded pixels keeps a 16-bit RGBA PNG of that size out.
+MAX_PIXELS = 50_000_000
+MAX_DECODED_BYTES = 200 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 
 
@@ -38,22 +41,65 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """Decode image bytes (also used for uploads and frames) into uint8 BGR or gray."""
-    header_size = _declared_pixels(data)
-    if header_size and header_size > MAX_PIXELS:
-        raise InputImageError(f"image too large ({header_size / 1e6:.0f} megapixels)")
+    """Decode image bytes (also used for uploads and frames) into uint8 BGR or gray.
+
+    The header's size is checked before decoding: a 631-byte JPEG may claim 30000x30000 pixels.
+    Formats whose header is not read here are bounded by OpenCV itself (OPENCV_IO_MAX_IMAGE_PIXELS,
+    set in `edgeclf.edge` before OpenCV is imported).
+    """
+    declared = declared_size(data)
+    if declared:
+        width, height, bytes_per_pixel = declared
+        if width * height > MAX_PIXELS:
+            raise InputImageError(f"image too large ({width * height / 1e6:.0f} megapixels)")
+        if width * height * bytes_per_pixel > MAX_DECODED_BYTES:
+            raise InputImageError(
+                f"image too large ({width * height * bytes_per_pixel / 2**20:.0f} MB decoded)"
+            )
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
         raise InputImageError("truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # OpenCV refuses sizes over its own limit with an exception
+        raise InputImageError("image too large, or a corrupt one") from None
     if image is None or image.size == 0:
         raise InputImageError("not an image, or a corrupt/truncated one")
     return to_uint8(image)
 
 
-def _declared_pixels(data: bytes) -> int | None:
-    """Pixel count from a PNG header, to refuse decompression bombs before decoding."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big")
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def declared_size(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, decoded bytes per pixel) from a PNG or JPEG header, or None."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 26:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        depth_bytes = 2 if data[24] == 16 else 1
+        return width, height, PNG_CHANNELS.get(data[25], 4) * depth_bytes
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
+    """Walk the JPEG markers to the frame header (SOFn): height, width and components."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in JPEG_SOF:
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height, max(1, data[i + 9])
+        if marker == 0xDA:  # start of scan without a frame header: not ours to judge
+            return None
+        i += 2 + length
     return None
 
 

@@ -7,10 +7,14 @@ import secrets
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .classifier import Classifier
 from .errors import InputImageError
@@ -22,6 +26,8 @@ from .stream import LiveOptions
 PAGE = files("edgeclf.edge") / "static" / "index.html"
 BOUNDARY = "frame"
 OPEN_PATHS = {"/healthz"}
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1"]
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -33,8 +39,14 @@ def create_app(
     live: LiveService | None,
     token: str | None = None,
     max_upload: int = 10 * 2**20,
+    local_only: bool = False,
 ) -> FastAPI:
-    """The app; `live` is None without a camera (`--source none`): upload API and page only."""
+    """The app; `live` is None without a camera (`--source none`): upload API and page only.
+
+    `local_only` (loopback without a token) answers only requests addressed to this machine by
+    name and refuses cross-origin POSTs, so a web page cannot reach the camera or the API through
+    DNS rebinding.
+    """
     started = time.time()
 
     @asynccontextmanager
@@ -48,6 +60,30 @@ def create_app(
                 live.stop()  # releases the camera
 
     app = FastAPI(title="edgeclf", summary="Garment classification on the edge", lifespan=lifespan)
+    # The body is counted as it arrives: an oversize upload is refused before it is spooled.
+    app.add_middleware(BodyLimit, limit=max_upload + 64 * 1024)  # + the multipart envelope
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        response = error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    if local_only:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
+
+        @app.middleware("http")
+        async def same_origin_posts(request: Request, call_next):
+            origin = request.headers.get("origin")
+            if request.method == "POST" and origin and urlsplit(origin).hostname not in LOCAL_NAMES:
+                return error(403, "cross-origin request refused")
+            return await call_next(request)
 
     @app.middleware("http")
     async def require_token(request: Request, call_next):
@@ -88,11 +124,8 @@ def create_app(
         return info
 
     @app.post("/classify")
-    async def classify_upload(request: Request, file: UploadFile):
+    async def classify_upload(file: UploadFile):
         """Classify an uploaded photo; the same JSON as `edgeclf classify --json`."""
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > max_upload + 64 * 1024:
-            return error(413, f"upload larger than {max_upload // 2**20} MB")
         data = await file.read(max_upload + 1)
         if len(data) > max_upload:
             return error(413, f"upload larger than {max_upload // 2**20} MB")
@@ -117,6 +150,42 @@ def create_app(
             )
 
     return app
+
+
+class UploadTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        # Closing the connection stops the client from sending the rest of the body.
+        detail = f"upload larger than {limit / 2**20:.1f} MB"
+        super().__init__(413, detail, headers={"Connection": "close"})
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body over `limit` bytes, by its Content-Length at once,
+    or while it streams in (chunked uploads declare no length)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length and length.isdigit() and int(length) > self.limit:
+            refusal = UploadTooLarge(self.limit)
+            response = error(413, str(refusal.detail))
+            response.headers.update(refusal.headers)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise UploadTooLarge(self.limit)  # FastAPI passes HTTP errors through as they are
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def classify_bytes(clf: Classifier, data: bytes) -> Prediction:
@@ -178,7 +247,31 @@ def serve(
             f"warning: listening on {host} without --token: anyone on the network can use it",
             file=sys.stderr,
         )
-    app = create_app(clf, live, token=token, max_upload=max_upload)
+    local_only = is_loopback(host) and not token
+    app = create_app(clf, live, token=token, max_upload=max_upload, local_only=local_only)
+    ClosingServer = _closing_server_class()
     hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
     print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
+    ClosingServer(config, live).run()
+
+
+def _closing_server_class():
+    import uvicorn
+
+    class ClosingServer(uvicorn.Server):
+        """On Ctrl-C or SIGTERM, first end the camera stream, so that the viewers' endless MJPEG
+        responses finish and the graceful shutdown does not wait on them."""
+
+        def __init__(self, config, live: LiveService | None) -> None:
+            super().__init__(config)
+            self.live = live
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.live:
+                self.live.live.stop()  # a flag: the stream thread ends within a frame
+            super().handle_exit(sig, frame)
+
+    return ClosingServer

@@ -58,3 +58,40 @@ def test_readme_results_quote_the_bundled_benchmark():
     assert f"{bench['accuracy']:.2%}".replace("%", " %") in results
     assert "](models/bench.png)" in results and (MODELS_DIR / "bench.png").is_file()
     assert "edgeclf bench --compare" in results and "edgeclf train" in results
+
+
+def test_bundled_photo_model_is_small_int8_and_ships_its_sources():
+    from edgeclf.convert.converter import check_all_int8
+    from edgeclf.edge.classifier import PHOTO_MODEL
+
+    assert PHOTO_MODEL.stat().st_size <= 512 * 1024
+    clf = Classifier(PHOTO_MODEL)
+    check_all_int8(clf)
+    card = clf.card
+    assert card["preprocessing"]["recipe"] == "photo" and card["input"]["dtype"] == "int8"
+    assert (MODELS_DIR / card["source_model"]).is_file()
+    assert (MODELS_DIR / "photo.card.json").is_file()
+    assert card["accuracy"]["split"] == "real-photo validation"
+    assert abs(card["accuracy"]["drop_points"]) <= 0.5  # int8 within half a point of float
+
+
+@pytest.mark.slow
+def test_bundled_photo_model_on_the_full_real_photo_validation_split(tmp_path):
+    """Reproduces the card's real-photo accuracy on the sender-disjoint validation photos."""
+    from edgeclf.edge.classifier import PHOTO_MODEL
+
+    from conftest import ROOT, run_cli
+
+    photos = ROOT.parent / "shared" / "data" / "clothing-photos"
+    if not (photos / "labels.csv").is_file():
+        pytest.skip("the clothing photos are not beside the repository (../shared)")
+    card = json.loads(PHOTO_MODEL.with_suffix(".json").read_text())
+    result = run_cli(
+        "bench", "--model", str(PHOTO_MODEL), "--images", str(photos), "--split", "val",
+        "--runs", "50", "--json", str(tmp_path / "bench.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["n"] == card["accuracy"]["images"]
+    assert report["accuracy"] == pytest.approx(card["accuracy"]["tflite_accuracy"], abs=1e-9)
+    assert report["accuracy"] >= 0.85

@@ -6,6 +6,7 @@ import pytest
 
 from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import FASHION_MODEL
+from edgeclf.edge.errors import InputImageError
 
 from conftest import run_cli, write_png
 from photos import write_variant
@@ -151,3 +152,29 @@ def test_expect_csv_and_unknown_labels(tmp_path, test_split):
         and "unknown catalog label 'Hat'" in bad.stderr
         and "Ankle boot" in bad.stderr
     )
+
+
+def jpeg_bomb() -> bytes:
+    """631 bytes whose header claims 30000x30000 pixels (2.7 GB decoded)."""
+    ok, data = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") * 2
+    return bytes(data)
+
+
+def test_decompression_bombs_are_refused_from_the_header(tmp_path, test_split):
+    from edgeclf.edge.images import declared_size, decode_image
+
+    (tmp_path / "a_bomb.jpg").write_bytes(jpeg_bomb())
+    png16 = cv2.imencode(".png", np.zeros((8, 8, 4), np.uint16))[1].tobytes()
+    deep = png16[:16] + (7999).to_bytes(4, "big") * 2 + png16[24:]  # 61 MP at 8 bytes a pixel
+    assert declared_size(deep) == (7999, 7999, 8) and declared_size(jpeg_bomb())[:2] == (30000,) * 2
+    with pytest.raises(InputImageError, match="too large"):
+        decode_image(deep)
+    write_png(tmp_path / "b_good.png", test_split.images[0])
+    result = run_cli("classify", str(tmp_path), "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and "too large (900 megapixels)" in rows[0]["error"]
+    assert rows[1]["label"]  # the batch went on
+    assert "Traceback" not in result.stderr

@@ -246,3 +246,94 @@ def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
         result = page.evaluate("document.getElementById('result').dataset.label")
         assert result == CLASS_NAMES[test_split.labels[1]]
         browser.close()
+
+
+def test_serve_command_stops_on_sigterm_with_a_viewer_attached(video):
+    """One open browser tab must not defeat `systemctl stop`; the token is never echoed."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    edgeclf = str(Path(sys.executable).with_name("edgeclf"))
+    args = ["serve", "--source", str(video), "--port", str(port), "--host", "127.0.0.2"]
+    proc = subprocess.Popen([edgeclf, *args, "--token", TOKEN], stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.2:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        with httpx.stream(
+            "GET", base + "/stream.mjpg", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        ) as response:
+            next(response.iter_bytes())  # a viewer is watching
+            started = time.perf_counter()
+            proc.send_signal(signal.SIGTERM)
+            # uvicorn shuts down gracefully, then re-raises the signal it caught (as systemd expects)
+            assert proc.wait(timeout=5) in (0, -signal.SIGTERM)
+        assert time.perf_counter() - started < 5
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert TOKEN not in stderr and f"http://127.0.0.2:{port}/" in stderr
+    assert "warning" not in stderr  # 127.0.0.2 is loopback too
+
+
+def test_loopback_and_urls():
+    from edgeclf.edge.server import is_loopback, url
+
+    assert all(map(is_loopback, ("127.0.0.1", "127.0.0.2", "::1", "localhost")))
+    assert not any(map(is_loopback, ("0.0.0.0", "192.168.1.5", "::", "example.org")))
+    assert url("::", 8000) == "http://[::]:8000/" and url("0.0.0.0", 80) == "http://0.0.0.0:80/"
+
+
+def test_loopback_without_token_refuses_foreign_hosts_and_cross_origin_posts(test_split):
+    """DNS rebinding: a page on attacker.example must not read the camera or use the API."""
+    app = create_app(Classifier(), None, local_only=True)
+    upload = {"file": ("g.png", png(test_split.images[0]), "image/png")}
+    with TestClient(app, base_url="http://127.0.0.1:8000") as local:
+        assert local.get("/api/status").status_code == 200
+        assert local.post("/classify", files=upload).status_code == 200
+        foreign = local.get("/api/status", headers={"host": "attacker.example"})
+        assert foreign.status_code == 400
+        cross = local.post("/classify", files=upload, headers={"origin": "http://attacker.example"})
+        assert cross.status_code == 403 and cross.json()["error"] == "cross-origin request refused"
+        same = local.post("/classify", files=upload, headers={"origin": "http://localhost:8000"})
+        assert same.status_code == 200
+
+
+def test_oversize_uploads_are_refused_before_they_are_spooled(server):
+    """Content-Length over the cap: 413 at once. Chunked: counted as it streams, 413 past it."""
+    base, _ = server
+    envelope = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n\r\n'
+    sent = []
+
+    def body():
+        yield envelope
+        for _ in range(300):  # 30 MB against the default 10 MB cap
+            sent.append(1)
+            yield bytes(100_000)
+
+    headers = {"content-type": "multipart/form-data; boundary=b"}
+    try:
+        response = httpx.post(base + "/classify", content=body(), headers=headers, timeout=30)
+        assert response.status_code == 413 and "larger than" in response.json()["error"]
+    except httpx.TransportError:
+        pass  # the server may close the socket before reading the rest: refused either way
+    assert len(sent) < 150
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:  # declares 200 MB, sends 0
+        raw.sendall(
+            b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=b\r\nContent-Length: 209715200\r\n\r\n"
+        )
+        assert raw.recv(4096).startswith(b"HTTP/1.1 413")
+
+
+def test_validation_errors_use_the_error_shape_the_page_reads(client):
+    response = client.post("/classify", data={"nofile": "1"})
+    assert response.status_code == 422 and response.json()["error"].startswith("body.file")

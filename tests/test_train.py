@@ -159,3 +159,12 @@ def test_fresh_run_refuses_a_used_folder_and_resume_a_corrupt_config(tmp_path, m
     broken = run_cli("train", "--resume", str(tmp_path))
     assert broken.returncode == 1 and "is unreadable" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_interrupted_bf16_run_puts_the_precision_policy_back(tmp_path, mini_dir):
+    cfg = TrainConfig(
+        arch="tiny", epochs=2, batch_size=64, limit=200, data_dir=str(mini_dir), bf16=True
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path, extra_callbacks=[StopAfter(0)])
+    assert keras.mixed_precision.global_policy().name == "float32"
