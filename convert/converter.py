@@ -138,11 +138,13 @@ def to_tflite(model, mode: str, io: str, calib: np.ndarray | None) -> bytes:
     log = None
     try:
         with captured_fds(keep=True) as log:
-            return converter.convert()
+            converted = converter.convert()
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError...
         raise ModelError(
             f"TFLite conversion failed: {first_line(exc)} (converter log: {log})"
         ) from None
+    Path(log).unlink(missing_ok=True)  # the log is kept only when it explains a failure
+    return converted
 
 
 def check_all_int8(classifier: Classifier) -> None:

@@ -20,9 +20,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target`, on error it vanishes."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix: some writers (Keras, OpenCV) choose the format from it. The kernel applies
-    # the umask to the 0o666 mode, so no process-wide umask change (threads may be writing too).
-    tmp_path = target.parent / f".{target.stem}.tmp-{secrets.token_hex(4)}{target.suffix}"
+    # Keep the suffix: some writers (Keras, OpenCV) choose the format from it. The name is ASCII
+    # whatever the target's (OpenCV crashes on undecodable names). The kernel applies the umask to
+    # the 0o666 mode, so no process-wide umask change (threads may be writing too).
+    suffix = target.suffix if target.suffix.isascii() else ""
+    tmp_path = target.parent / f".edgeclf-tmp-{secrets.token_hex(6)}{suffix}"
     os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp_path
@@ -37,7 +39,8 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
 
 
 def write_text(target: str | os.PathLike, text: str) -> None:
-    write_bytes(target, text.encode("utf-8"))
+    """UTF-8; file names that were not UTF-8 (surrogate escapes) are written back as they were."""
+    write_bytes(target, text.encode("utf-8", "surrogateescape"))
 
 
 def check_writable_dir(folder: Path, option: str) -> None:

@@ -21,10 +21,15 @@ def labels_from_dirs(paths: list[Path], classes: tuple[str, ...]) -> dict[Path, 
 def labels_from_csv(csv_path: Path, classes: tuple[str, ...]) -> dict[Path, int]:
     """`path,label` rows (a header row is allowed); relative paths are relative to the CSV's folder."""
     try:
-        text = csv_path.read_text()
+        text = csv_path.read_bytes().decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except OSError as exc:
         raise EdgeclfError(f"cannot read --expect {csv_path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise EdgeclfError(
+            f"--expect {csv_path} is not UTF-8 (byte {exc.start}); save it as CSV UTF-8"
+        ) from None
     labels: dict[Path, int] = {}
+    seen_at: dict[Path, int] = {}
     for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or not row[0].strip():
             continue
@@ -35,7 +40,13 @@ def labels_from_csv(csv_path: Path, classes: tuple[str, ...]) -> dict[Path, int]
         path = Path(row[0].strip())
         if not path.is_absolute():
             path = csv_path.parent / path
-        labels[path.resolve()] = _parse(row[1].strip(), f"{csv_path}:{n}", classes)
+        path = path.resolve()
+        if path in seen_at:
+            raise EdgeclfError(
+                f"{csv_path}:{n}: {row[0].strip()} is listed twice (first on line {seen_at[path]})"
+            )
+        seen_at[path] = n
+        labels[path] = _parse(row[1].strip(), f"{csv_path}:{n}", classes)
     return labels
 
 
@@ -68,6 +79,11 @@ class Audit:
             want = self.expected.get(Path(r.path).resolve()) if r.ok else None
             if want is not None:
                 yield r, want
+
+    def unmatched(self, results: list[Result]) -> list[Path]:
+        """Catalog paths that no classified input matched (a typo, or an image left out)."""
+        given = {Path(r.path).resolve() for r in results}
+        return sorted(path for path in self.expected if path not in given)
 
     def checked(self, results: list[Result]) -> int:
         """How many classified images the catalog has a label for."""

@@ -88,6 +88,8 @@ class Classifier:
     ) -> None:
         """`outputs_logits` overrides the card (the converter verifies before writing one)."""
         self.path = Path(model_path) if model_path else DEFAULT_MODEL
+        if self.path.exists() and not self.path.is_file():  # a folder or a FIFO would hang or fail
+            raise ModelError(f"{self.path} is not a model file")
         try:
             model_bytes = self.path.read_bytes()
         except FileNotFoundError:
@@ -124,12 +126,15 @@ class Classifier:
             raise ModelError(
                 f"{self.path}: {self.output.shape[-1]} outputs but {len(self.labels)} class names"
             )
-        if outputs_logits is None:
-            outputs_logits = bool(self.card and self.card.get("output", {}).get("kind") == "logits")
-        self.outputs_logits = outputs_logits
         self._batch = self.input.shape[0]
         self._lut = self._pixel_table()
         self._lock = threading.Lock()
+        if outputs_logits is None and self.card:
+            outputs_logits = self.card.get("output", {}).get("kind") == "logits"
+        self.outputs_logits = False
+        if outputs_logits is None:  # no card: probabilities sum to one, logits do not
+            outputs_logits = not self._looks_like_probabilities()
+        self.outputs_logits = outputs_logits
 
     def _load_delegate(self, path: str):
         # Check the library loads first: a failed load_delegate leaves a half-built Delegate whose
@@ -146,6 +151,12 @@ class Classifier:
             return self.backend.load_delegate(path)
         except (ValueError, OSError, RuntimeError, AttributeError) as exc:
             raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
+
+    def _looks_like_probabilities(self) -> bool:
+        out = self.dequantize(
+            self.invoke_raw(self.quantize(np.zeros((1, *self.contract.shape), np.uint8)))
+        )
+        return bool(out.min() >= -1e-3 and abs(float(out.sum()) - 1) < 0.05)
 
     def _contract(self) -> InputContract:
         """The card's contract, checked against the model's input; a card-less model's is read
@@ -208,7 +219,10 @@ class Classifier:
         with self._lock:
             self._resize(len(tensor))
             self.interpreter.set_tensor(self.input.index, tensor)
-            self.interpreter.invoke()
+            try:
+                self.interpreter.invoke()
+            except (RuntimeError, ValueError) as exc:  # a damaged model can load, then fail here
+                raise ModelError(f"{self.path} fails to run: {first_line(exc)}") from None
             return self.interpreter.get_tensor(self.output.index).copy()
 
     def predict(self, images: np.ndarray, batch_size: int = 1) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_path, check_writable_dir, check_writable_file
+from .atomic import check_writable_dir, check_writable_file, write_bytes
 from .classifier import Classifier
 from .errors import EdgeclfError, InputImageError
 from .images import read_image
@@ -39,6 +39,8 @@ def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> Result:
         image = read_image(path)
     except InputImageError as exc:
         return Failure(str(path), str(exc))
+    if is_blank(image):
+        return Failure(str(path), "no garment found (the image is blank)")
     view = clf.view(image, raw=opts.raw)
     result = clf.classify(view, opts.top_k)
     result.path = str(path)
@@ -46,6 +48,11 @@ def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> Result:
     if opts.save_input:
         result.input_png = str(save_view(view, path, opts.save_input))
     return result
+
+
+def is_blank(image: np.ndarray) -> bool:
+    """Too small to show anything, or a single flat colour: nothing to classify."""
+    return min(image.shape[:2]) < 8 or int(image.max()) - int(image.min()) < 8
 
 
 def save_view(view: np.ndarray, source: Path, folder: Path) -> Path:
@@ -58,8 +65,10 @@ def save_view(view: np.ndarray, source: Path, folder: Path) -> Path:
         n += 1
     if view.ndim == 3:  # colour views are RGB; OpenCV writes BGR
         view = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
-    with atomic_path(target) as tmp:
-        cv2.imwrite(str(tmp), view)
+    ok, png = cv2.imencode(".png", view)
+    if not ok:
+        raise EdgeclfError(f"cannot encode the view of {source} as PNG")
+    write_bytes(target, png.tobytes())  # any file name: OpenCV never sees it
     return target
 
 
@@ -107,6 +116,13 @@ def run(clf: Classifier, images: list[str], opts: ClassifyOptions) -> int:
         tables.results_table(results)
         tables.counts_table(class_counts(results), errors)
     if audit:
+        missing = audit.unmatched(results)
+        if missing:
+            print(
+                f"warning: {len(missing)} catalog row(s) match no classified image, "
+                f"e.g. {missing[0]}",
+                file=sys.stderr,
+            )
         if not opts.as_json:
             from .tables import mismatch_table
 

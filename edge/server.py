@@ -7,10 +7,11 @@ import secrets
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,7 +60,19 @@ def create_app(
             if live:
                 live.stop()  # releases the camera
 
-    app = FastAPI(title="edgeclf", summary="Garment classification on the edge", lifespan=lifespan)
+    app = FastAPI(
+        title="edgeclf",
+        summary="Garment classification on the edge",
+        lifespan=lifespan,
+        docs_url=None,
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        """Swagger UI; a `?token=` it was opened with is passed on to the schema it fetches."""
+        given = request.query_params.get("token")
+        schema = f"/openapi.json?{urlencode({'token': given})}" if given else "/openapi.json"
+        return get_swagger_ui_html(openapi_url=schema, title="edgeclf API")
     # The body is counted as it arrives: an oversize upload is refused before it is spooled.
     app.add_middleware(BodyLimit, limit=max_upload + 64 * 1024)  # + the multipart envelope
 

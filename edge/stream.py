@@ -61,10 +61,12 @@ def centred_square(shape: tuple[int, ...], fraction: float = 0.9) -> Roi:
 
 
 def clip_roi(roi: Roi, shape: tuple[int, ...]) -> Roi:
+    """The region cut to the frame; a region that starts outside the frame is an error."""
     h, w = shape[:2]
     x, y, rw, rh = roi
-    x, y = min(x, w - 1), min(y, h - 1)
-    return x, y, max(1, min(rw, w - x)), max(1, min(rh, h - y))
+    if x >= w or y >= h:
+        raise EdgeclfError(f"--roi {x},{y},{rw},{rh} starts outside the {w}x{h} frame")
+    return x, y, min(rw, w - x), min(rh, h - y)
 
 
 def _window() -> deque:

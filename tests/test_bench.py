@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from edgeclf.edge.backends import available_backends
 from edgeclf.edge.classifier import DEFAULT_MODEL
 from edgeclf.edge.dataset import balanced_subset
 
@@ -47,7 +48,7 @@ def test_accuracy_matches_an_independent_count_and_schema_holds(tmp_path, test_s
     assert set(report["latency_us"]) == {"p50", "p90", "p99", "mean"}
     assert 0 < report["latency_us"]["p50"] <= report["latency_us"]["p99"]
     assert set(report["thread_sweep"]) == {"1", "2"}
-    assert report["backend"] == "litert" and report["threads"] == 1
+    assert report["backend"] == available_backends()[0] and report["threads"] == 1
     assert report["model_bytes"] == DEFAULT_MODEL.stat().st_size
     assert report["flip_average"] is False
     keep = balanced_subset(test_split.labels, 1000, seed=0)

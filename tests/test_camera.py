@@ -127,3 +127,66 @@ def test_source_parsing():
 def test_picamera2_missing_is_explained():
     result = run_cli("camera", "--source", "picamera2", "--headless")
     assert result.returncode == 1 and "python3-picamera2" in result.stderr
+
+
+def test_roi_outside_the_frame_is_an_error_not_a_one_pixel_crop(video):
+    path, _ = video
+    result = run_cli("camera", "--source", str(path), "--headless", "--roi", "2000,2000,10,10")
+    assert result.returncode == 1 and "starts outside the 640x480 frame" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    bad = run_cli("camera", "--source", str(path), "--headless", "--roi", "1,2,3")
+    assert bad.returncode == 2 and "x,y,w,h" in bad.stderr
+
+
+def two_garment_frame(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """640x480: one garment in the left half, another in the right half."""
+    from edgeclf.edge.synthetic import garment_frame
+
+    frame = garment_frame(left, centre=(160, 240), side=240)
+    frame[:, 320:] = garment_frame(right, centre=(480, 240), side=240)[:, 320:]
+    return frame
+
+
+def pick_two_classes(test_split) -> tuple[int, int]:
+    """Indices of a trouser and a bag: far apart, and both easy for the model."""
+    labels = test_split.labels
+    return int(np.flatnonzero(labels == 1)[0]), int(np.flatnonzero(labels == 8)[0])
+
+
+def test_only_the_region_is_classified(test_split):
+    a, b = pick_two_classes(test_split)
+    frame = two_garment_frame(test_split.images[a], test_split.images[b])
+    live = LiveClassifier(Classifier(), LiveOptions(smooth=0.0, threshold=0.0))
+    left = live.step(frame, (20, 100, 280, 280))
+    right = live.step(frame, (340, 100, 280, 280))
+    assert left.label == "Trouser" and right.label == "Bag"
+
+
+def test_smoothing_weights_the_past_as_asked(test_split):
+    a, b = pick_two_classes(test_split)
+    clf = Classifier()
+    frame_a = two_garment_frame(test_split.images[a], test_split.images[a])
+    frame_b = two_garment_frame(test_split.images[b], test_split.images[b])
+    roi = (20, 100, 280, 280)
+    live = LiveClassifier(clf, LiveOptions(smooth=0.8, threshold=0.0))
+    live.step(frame_a, roi)
+    second = live.step(frame_b, roi)
+    p_a = clf.predict(clf.view(frame_a[100:380, 20:300]))[0]
+    p_b = clf.predict(clf.view(frame_b[100:380, 20:300]))[0]
+    assert np.allclose(live.smoothed, 0.8 * p_a + 0.2 * p_b)
+    assert second.label == "Trouser"  # one new frame does not overturn a steady past
+
+
+def test_overlay_draws_the_region_and_the_label(test_split):
+    from edgeclf.edge.overlay import GREEN
+
+    a, b = pick_two_classes(test_split)
+    frame = two_garment_frame(test_split.images[a], test_split.images[b])
+    result = LiveClassifier(Classifier(), LiveOptions(smooth=0.0, threshold=0.0)).step(
+        frame, (20, 100, 280, 280)
+    )
+    drawn = result.plot()
+    assert drawn.shape == frame.shape and not np.array_equal(drawn, frame)
+    assert tuple(drawn[380, 150]) == GREEN and tuple(drawn[240, 20]) == GREEN  # the box edges
+    assert (drawn[10:40, 10:200] != frame[10:40, 10:200]).any()  # the label text
+    assert np.array_equal(drawn[200:300, 400:600], frame[200:300, 400:600])  # nothing else

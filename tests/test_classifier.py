@@ -19,7 +19,7 @@ def test_bundled_model_loads_with_its_card():
     assert clf.labels == CLASS_NAMES
     assert clf.input.dtype == np.int8 and clf.input.shape[1:] == (28, 28, 1)
     assert clf.input.scale == 1.0 and clf.input.zero_point == -128  # exactly pixel - 128
-    assert clf.backend.name == "litert"
+    assert clf.backend.name == available_backends()[0]  # the first runtime found, as documented
 
 
 def test_quantization_is_pixel_minus_128():
@@ -113,7 +113,7 @@ def test_missing_or_wrong_delegate_is_a_clear_error(tmp_path, test_split):
 
 
 def test_threads_and_backend_options():
-    clf = Classifier(threads=2, backend="litert")
+    clf = Classifier(threads=2, backend=available_backends()[0])
     assert clf.describe()["threads"] == 2
     with pytest.raises(ModelError, match="unknown backend"):
         Classifier(backend="onnx")
@@ -138,3 +138,18 @@ def test_classify_never_imports_tensorflow(tmp_path, test_split):
     ).stdout
     assert "HEAVY []" in out and "RICH False" in out
     assert json.loads(out.splitlines()[0])["label"] in CLASS_NAMES
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_thread_count_reaches_the_interpreter(threads):
+    """XNNPACK starts threads - 1 workers: the process's thread count shows what it was given."""
+    probe = (
+        "import os, numpy as np\n"
+        "from edgeclf.edge.classifier import Classifier\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        f"clf = Classifier(threads={threads})\n"
+        "clf.predict(np.zeros((28, 28), np.uint8))\n"
+        "print(len(os.listdir('/proc/self/task')) - before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(out.stdout.split()[-1]) == threads - 1

@@ -178,3 +178,79 @@ def test_decompression_bombs_are_refused_from_the_header(tmp_path, test_split):
     assert result.returncode == 1 and "too large (900 megapixels)" in rows[0]["error"]
     assert rows[1]["label"]  # the batch went on
     assert "Traceback" not in result.stderr
+
+
+def test_file_names_that_are_not_utf8(tmp_path, test_split):
+    """`caf\\xe9.png` (Latin-1 bytes): views, reports and recordings keep the name, no crash."""
+    import os
+    import subprocess
+
+    from conftest import EDGECLF
+
+    folder = tmp_path / "T-shirt"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9")
+    (folder / f"{name}.png").write_bytes(cv2.imencode(".png", test_split.images[0])[1].tobytes())
+    views, report = tmp_path / "views", tmp_path / f"{name}.csv"
+    result = subprocess.run(
+        [EDGECLF, "classify", str(tmp_path), "--save-input", str(views), "--expect-dirs",
+         "--report", str(report), "--model", str(FASHION_MODEL)],
+        capture_output=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert b"caf\xe9.png" in result.stdout  # the table shows the name's own bytes
+    assert os.listdir(os.fsencode(views)) == [b"caf\xe9.png"]
+    assert report.read_bytes().startswith(b"path,catalog,predicted,score")
+    assert b"Traceback" not in result.stderr
+
+
+def test_catalog_csv_encodings_duplicates_and_strays(tmp_path, test_split):
+    paths = [write_png(tmp_path / f"p{i}.png", test_split.images[i]) for i in range(2)]
+    label = CLASS_NAMES[int(test_split.labels[0])]
+    args = ("classify", str(paths[0]), "--model", str(FASHION_MODEL), "--expect")
+    bom = tmp_path / "excel.csv"  # Excel's "CSV UTF-8": a BOM before the header
+    bom.write_bytes(b"\xef\xbb\xbfpath,label\np0.png," + label.encode() + b"\nstray.png,Bag\n")
+    result = run_cli(*args, str(bom))
+    assert result.returncode == 0 and "Catalog mismatches: 0 of 1" in result.stdout
+    assert (
+        "1 catalog row(s) match no classified image" in result.stderr
+        and "stray.png" in result.stderr
+    )
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"path,label\ncaf\xe9.png,Bag\n")
+    result = run_cli(*args, str(latin))
+    assert (
+        result.returncode == 1
+        and "is not UTF-8" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"p0.png,{label}\np1.png,Bag\np0.png,Bag\n")
+    result = run_cli(*args, str(twice))
+    assert result.returncode == 1 and "listed twice (first on line 1)" in result.stderr
+
+
+def test_blank_tiny_fifo_and_logits_models(tmp_path, test_split):
+    import os
+
+    import keras
+    import tensorflow as tf
+
+    blank = write_png(tmp_path / "blank.png", np.full((50, 50), 128, np.uint8))
+    dot = write_png(tmp_path / "dot.png", np.zeros((1, 1), np.uint8))
+    result = run_cli("classify", str(blank), str(dot), "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["error"] for r in rows] == ["no garment found (the image is blank)"] * 2
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    result = run_cli("classify", "--model", str(fifo), str(blank))
+    assert result.returncode == 2 and "is not a model file" in result.stderr
+    inputs = keras.Input((28, 28, 1))  # logits out, and no card to say so
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    model.set_weights([w * 50 for w in model.get_weights()])
+    logits = tmp_path / "logits.tflite"
+    logits.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    good = write_png(tmp_path / "good.png", test_split.images[0])
+    result = run_cli("classify", "--model", str(logits), str(good), "--json")
+    score = json.loads(result.stdout.splitlines()[0])["score"]
+    assert 0 < score <= 1, score

@@ -1,5 +1,7 @@
 import hashlib
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,8 +99,10 @@ def test_tiny_trained_model_converts_via_cli(tiny_run, tmp_path, mini_dir):
     out, mirrored = tmp_path / "tiny.tflite", tmp_path / "tiny_flip.tflite"
     model = str(out_dir / "model.keras")
     args = ["--data-dir", str(mini_dir), "--calib-samples", "100", "--max-drop", "5"]
+    logs_before = set(Path(tempfile.gettempdir()).glob("edgeclf-*.log"))
     result = run_cli("convert", model, "--int8", "-o", str(out), *args)
     assert result.returncode == 0, result.stderr
+    assert set(Path(tempfile.gettempdir()).glob("edgeclf-*.log")) == logs_before  # no leftovers
     assert "TFLite acc" in result.stdout and out.exists() and out.with_suffix(".json").exists()
     assert Classifier(out).input.dtype == np.int8
 
@@ -143,6 +147,10 @@ def test_corrupt_or_wrong_keras_file(tmp_path, mini_dir):
     assert "Traceback" not in result.stderr
     missing = run_cli("convert", str(tmp_path / "none.keras"), "--int8")
     assert missing.returncode == 2 and "not found" in missing.stderr
+    (tmp_path / "folder.tflite").mkdir()
+    for out, words in (("folder.tflite", "is a folder"), ("m.json", "overwritten by its own card")):
+        refused = run_cli("convert", str(corrupt), "--int8", "-o", str(tmp_path / out))
+        assert refused.returncode == 1 and words in refused.stderr  # before any work
 
     import keras
 

@@ -89,6 +89,9 @@ def test_token_guards_every_route_but_healthz(test_split):
             )
         assert c.get("/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get(f"/api/status?token={TOKEN}").status_code == 200
+        docs = c.get(f"/docs?token={TOKEN}").text  # the page's schema request carries the token
+        assert f"/openapi.json?token={TOKEN}" in docs
+        assert c.get(f"/openapi.json?token={TOKEN}").status_code == 200
         upload = {"file": ("a.png", png(test_split.images[0]), "image/png")}
         assert c.post("/classify", files=upload).status_code == 401
 
@@ -97,7 +100,7 @@ def test_without_camera_status_and_page(client):
     status = client.get("/api/status").json()
     assert (
         status["camera"] is None
-        and status["backend"] == "litert"
+        and status["backend"] == Classifier().backend.name
         and status["model"].endswith(".tflite")
     )
     assert "const LIVE = false" in client.get("/").text
