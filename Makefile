@@ -17,9 +17,10 @@ $(VENV)/.all-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[train,edge,serve,dev]"
 	touch $@ $(VENV)/.edge-installed
 
-## demo: classify sample garment photos and benchmark the bundled int8 model (no TensorFlow)
+## demo: classify sample photos, score 40 real photos and benchmark the bundled int8 models (no TensorFlow)
 demo: $(VENV)/.edge-installed
 	$(BIN)/edgeclf classify examples/ --expect-dirs
+	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images tests/fixtures/photos --runs 500
 	$(BIN)/edgeclf bench --limit 2000
 
 ## test: lint and run the whole test suite

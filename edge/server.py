@@ -27,6 +27,8 @@ from .stream import LiveOptions
 PAGE = files("edgeclf.edge") / "static" / "index.html"
 BOUNDARY = "frame"
 OPEN_PATHS = {"/healthz"}
+HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
+BODY_TIMEOUT_S = 30.0  # and each piece of its body within this
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1"]
 
@@ -174,10 +176,11 @@ class UploadTooLarge(StarletteHTTPException):
 
 class BodyLimit:
     """ASGI middleware: refuse a request body over `limit` bytes, by its Content-Length at once,
-    or while it streams in (chunked uploads declare no length)."""
+    or while it streams in (chunked uploads declare no length); and one that trickles in slower
+    than a piece per `timeout` seconds."""
 
-    def __init__(self, app, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, timeout: float = BODY_TIMEOUT_S) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -188,12 +191,18 @@ class BodyLimit:
             response = error(413, str(refusal.detail))
             response.headers.update(refusal.headers)
             return await response(scope, receive, send)
-        received = 0
+        received, complete = 0, False
 
         async def counted():
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # e.g. a streaming response listening for the client to leave
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
+                raise StarletteHTTPException(408, "request body too slow") from None
             received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
             if received > self.limit:
                 raise UploadTooLarge(self.limit)  # FastAPI passes HTTP errors through as they are
             return message
@@ -266,9 +275,35 @@ def serve(
     hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
     print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        http=header_timeout_protocol(HEADER_TIMEOUT_S),
     )
     ClosingServer(config, live).run()
+
+
+def header_timeout_protocol(seconds: float):
+    """uvicorn's HTTP protocol, closing connections whose request headers are not in after
+    `seconds`: slow-loris sockets (a byte now and then) must not stay open for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.header_timer = self.loop.call_later(seconds, self.headers_late)
+
+        def headers_late(self) -> None:
+            if self.cycle is None:  # no request line and headers yet
+                self.transport.close()
+
+        def connection_lost(self, exc) -> None:
+            self.header_timer.cancel()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
 
 
 def _closing_server_class():
