@@ -295,7 +295,8 @@ def test_serve_command_stops_on_sigterm_with_a_viewer_attached(video):
 
 
 def test_loopback_and_urls():
-    from edgeclf.edge.server import is_loopback, url
+    from edgeclf.edge.http_guards import is_loopback
+    from edgeclf.edge.server import url
 
     assert all(map(is_loopback, ("127.0.0.1", "127.0.0.2", "::1", "localhost")))
     assert not any(map(is_loopback, ("0.0.0.0", "192.168.1.5", "::", "example.org")))
@@ -356,7 +357,7 @@ def test_validation_errors_use_the_error_shape_the_page_reads(client):
 
 def test_slow_loris_sockets_are_closed(test_split):
     """Five sockets that never finish their headers are all closed after the header timeout."""
-    from edgeclf.edge.server import header_timeout_protocol
+    from edgeclf.edge.http_guards import header_timeout_protocol
 
     app = create_app(Classifier(), None)
     with running_server(app, http=header_timeout_protocol(1.0)) as base:
