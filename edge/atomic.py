@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from .errors import EdgeclfError
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target`, on error it vanishes."""
+    import secrets  # ~3 ms: kept off the start-up path of commands that write nothing
+
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Keep the suffix: some writers (Keras, OpenCV) choose the format from it. The name is ASCII

@@ -53,21 +53,16 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     return path
 
 
+TINY_RUN = {"arch": "tiny", "epochs": 3, "batch_size": 32, "warmup_epochs": 1, "erase_prob": 0.0}
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, mini_dir):
     """A tiny model trained for a few epochs on the mini fixture (real training, ~20 s)."""
     from edgeclf.train.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny-run")
-    cfg = TrainConfig(
-        arch="tiny",
-        epochs=3,
-        batch_size=32,
-        data_dir=str(mini_dir),
-        warmup_epochs=1,
-        erase_prob=0.0,
-    )
-    metrics = train(cfg, out)
+    metrics = train(TrainConfig(**TINY_RUN, data_dir=str(mini_dir)), out)
     return out, metrics
 
 

@@ -125,6 +125,16 @@ def server(video):
     assert not live.running  # the capture was released on shutdown
 
 
+def wait_healthy(base: str, tries: int = 200) -> None:
+    """Until the server at `base` answers /healthz (it is starting in a thread or a process)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def running_server(app, **config):
     """A real uvicorn for `app` on a free loopback port, in a thread; yields its base URL."""
@@ -138,12 +148,7 @@ def running_server(app, **config):
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(base)
         yield base
     finally:
         srv.should_exit = True
@@ -272,12 +277,7 @@ def test_serve_command_stops_on_sigterm_with_a_viewer_attached(video):
     proc = subprocess.Popen([edgeclf, *args, "--token", TOKEN], stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.2:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(base)
         with httpx.stream(
             "GET", base + "/stream.mjpg", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
         ) as response:

@@ -8,6 +8,8 @@ from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.train.architectures import ARCHITECTURES, build
 from edgeclf.train.trainer import TrainConfig, train
 
+from conftest import TINY_RUN
+
 pytestmark = pytest.mark.slow
 
 
@@ -113,15 +115,7 @@ def test_distilled_run_records_its_teacher(tiny_run, tmp_path, mini_dir):
     """The same run as the teacher's own, plus distillation: it learns (well above the 10 %
     of chance) and its targets really changed (another loss curve from the same seed)."""
     teacher = tiny_run[0] / "model.keras"
-    cfg = TrainConfig(
-        arch="tiny",
-        epochs=3,
-        batch_size=32,
-        data_dir=str(mini_dir),
-        warmup_epochs=1,
-        erase_prob=0.0,
-        teacher=str(teacher),
-    )
+    cfg = TrainConfig(**TINY_RUN, data_dir=str(mini_dir), teacher=str(teacher))
     metrics = train(cfg, tmp_path)
     assert metrics["test_accuracy"] > 0.3
     assert json.loads((tmp_path / "config.json").read_text())["teacher"] == str(teacher)
