@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..edge.classes import CLASS_NAMES
 from ..edge.contract import PHOTO, InputContract
 from ..edge.dataset import load_split, load_subset
+from ..edge.errors import EdgeclfError
 from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.photoset import FASHION_MNIST_MAPPING
 
 VERIFY_RENDER_PER_CLASS = 300
 VERIFY_RENDER_SEED = 1234  # the same rendering `train` reports its test accuracy on
@@ -54,10 +57,18 @@ def calibration_views(
     if contract.recipe != PHOTO:
         return load_subset("train", data_dir, samples, seed).images
     parts = []
+    fashion = is_fashion_mnist(contract)
     if photos:
-        train_set, _ = split_photos(photos, contract, split["val_fraction"], split["seed"])
-        keep = np.random.default_rng(seed).permutation(len(train_set))[: samples // 2]
+        train_set, _ = split_photos(
+            photos, contract, split["val_fraction"], split["seed"], mapping_of(split)
+        )
+        share = samples // 2 if fashion else samples  # own classes: their photos only
+        keep = np.random.default_rng(seed).permutation(len(train_set))[:share]
         parts.append(photo_arrays(train_set.subset(np.sort(keep)), contract).views)
+    if not fashion:
+        if not parts:
+            raise EdgeclfError("a model of your own classes calibrates on its photos: --photos DIR")
+        return parts[0]
     rendered = max(1, (samples - sum(map(len, parts))) // 10)
     parts.append(rendered_fashion_mnist("train", rendered, contract, seed, data_dir).views)
     return np.concatenate(parts)
@@ -72,18 +83,32 @@ def verification_sets(
         return [VerificationSet.from_labels("test", test.images, test.labels, 10)]
     sets = []
     if photos and split:
-        _, val_set = split_photos(photos, contract, split["val_fraction"], split["seed"])
+        _, val_set = split_photos(
+            photos, contract, split["val_fraction"], split["seed"], mapping_of(split)
+        )
         sets.append(
             VerificationSet.from_arrays("real-photo validation", photo_arrays(val_set, contract))
         )
     else:
         print(
-            "note: the training photos are not here; verifying on Fashion-MNIST rendered as photos "
-            "only (pass --photos DIR to verify on real photos)",
+            "note: the training photos are not here; verifying on Fashion-MNIST rendered as "
+            "photos only (pass --photos DIR to verify on real photos)",
             file=sys.stderr,
         )
-    rendered = rendered_fashion_mnist(
-        "test", VERIFY_RENDER_PER_CLASS, contract, VERIFY_RENDER_SEED, data_dir
-    )
-    sets.append(VerificationSet.from_arrays("Fashion-MNIST test as photos", rendered))
+    if is_fashion_mnist(contract):
+        rendered = rendered_fashion_mnist(
+            "test", VERIFY_RENDER_PER_CLASS, contract, VERIFY_RENDER_SEED, data_dir
+        )
+        sets.append(VerificationSet.from_arrays("Fashion-MNIST test as photos", rendered))
+    if not sets:
+        raise EdgeclfError("a model of your own classes is verified on its photos: --photos DIR")
     return sets
+
+
+def is_fashion_mnist(contract: InputContract) -> bool:
+    return contract.classes == CLASS_NAMES
+
+
+def mapping_of(split: dict) -> dict | None:
+    """How the photo labels map to the classes: the Fashion-MNIST sets, or one name each."""
+    return FASHION_MNIST_MAPPING if split.get("label_mapping", "fashion-mnist") else None

@@ -44,6 +44,27 @@ def write_text(target: str | os.PathLike, text: str) -> None:
     write_bytes(target, text.encode("utf-8", "surrogateescape"))
 
 
+def write_new(target: Path, data) -> Path:
+    """Write `data` to `target`, or `stem-1`, `stem-2`... whichever does not exist yet: complete
+    files only, and never over another file (a hard link claims the name atomically)."""
+    import secrets
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".edgeclf-tmp-{secrets.token_hex(6)}"
+    try:
+        tmp.write_bytes(bytes(data))
+        for n in range(10_000):
+            name = target if n == 0 else target.with_name(f"{target.stem}-{n}{target.suffix}")
+            try:
+                os.link(tmp, name)
+                return name
+            except FileExistsError:
+                continue
+    finally:
+        tmp.unlink(missing_ok=True)
+    raise EdgeclfError(f"no free file name beside {target}")
+
+
 def check_writable_dir(folder: Path, option: str) -> None:
     """Fail now, in one line, if `folder` cannot be created or written to."""
     if folder.exists() and not folder.is_dir():

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .classes import CLASS_NAMES
 from .classifier import Classifier
 from .contract import PHOTO
 from .dataset import load_subset
 from .errors import EdgeclfError
 from .photo_data import photo_arrays
-from .photoset import group_split, load_photos
+from .photoset import FASHION_MNIST_MAPPING, group_split, load_photos
 from .synthetic import render_photo
 
 if TYPE_CHECKING:
@@ -52,7 +53,9 @@ def fashion_mnist_data(clf: Classifier, opts: BenchOptions) -> BenchData:
 
 def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
     """A labelled photo folder through the model's recipe, scored with set-valued labels."""
-    photos = load_photos(Path(opts.images), clf.labels)
+    # Fashion-MNIST classes: the photo labels' sets; a model of your own classes: its names.
+    mapping = FASHION_MNIST_MAPPING if clf.labels == CLASS_NAMES else None
+    photos = load_photos(Path(opts.images), clf.labels, mapping)
     if opts.split != "all":
         split = (clf.card or {}).get("validation")
         if not split:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import cv2
 
+from . import overlay
 from .atomic import atomic_path, check_writable_file, write_text
 from .classifier import Classifier
+from .collect import CollectOptions, Collector
 from .errors import EdgeclfError
 from .prediction import FrameResult
 from .stream import LiveClassifier, LiveOptions, RunSummary
@@ -30,6 +32,7 @@ class CameraOptions:
     on_change: bool = False
     record: Path | None = None
     snapshot_dir: Path = Path("snapshots")
+    collect: CollectOptions | None = None
 
 
 class JsonPrinter:
@@ -67,10 +70,13 @@ class Recorder:
 
 
 class Window:
-    """The live view; keys: q or Esc quit, space pause, s snapshot."""
+    """The live view; keys: q or Esc quit, space pause, s snapshot, 1-9 collect (with --collect:
+    hold a number key for a burst)."""
 
-    def __init__(self, live: LiveClassifier, snapshot_dir: Path) -> None:
-        self.live, self.snapshot_dir = live, snapshot_dir
+    def __init__(
+        self, live: LiveClassifier, snapshot_dir: Path, collector: Collector | None = None
+    ) -> None:
+        self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
 
     @staticmethod
     def available() -> bool:
@@ -83,14 +89,19 @@ class Window:
 
     def __call__(self, result: FrameResult) -> None:
         annotated = result.plot()
+        if self.collector:
+            annotated = overlay.with_counts(annotated, self.collector.lines())
         cv2.imshow(WINDOW, annotated)
         key = cv2.waitKey(1) & 0xFF
+        label = self.collector.key_label(key) if self.collector else None
         if key in (ord("q"), 27):
             self.live.stop()
         elif key == ord(" "):
             self.live.paused = not self.live.paused
         elif key == ord("s"):
             self.snapshot(annotated, result)
+        elif label:
+            self.collector.save(result, label)
 
     def snapshot(self, annotated, result: FrameResult) -> None:
         stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{result.frame}"
@@ -111,19 +122,25 @@ def run_camera(
             "warning: cannot open a window (no display or headless OpenCV); running headless",
             file=sys.stderr,
         )
+    collector = Collector(opts.collect) if opts.collect else None
     with contextlib.ExitStack() as stack:  # closes the recording, then moves it into place
         consumers: list[Callable[[FrameResult], None]] = []
+        if collector and opts.collect.label:
+            consumers.append(collector)
         if opts.headless or opts.on_change:
             consumers.append(JsonPrinter(emit, opts.on_change))
         if opts.record:
             consumers.append(Recorder(opts.record, stack, lambda: live.source_fps))
         if show:
             stack.callback(cv2.destroyAllWindows)
-            consumers.append(Window(live, opts.snapshot_dir))
+            consumers.append(Window(live, opts.snapshot_dir, collector))
         with contextlib.suppress(KeyboardInterrupt):
             for result in live.stream():
                 for consume in consumers:
                     consume(result)
+    if collector:
+        counts = ", ".join(f"{name} {n}" for name, n in collector.counts.items())
+        print(f"collected in {opts.collect.folder}: {counts}", file=sys.stderr)
     return live.summary()
 
 

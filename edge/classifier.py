@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -168,6 +168,9 @@ class Classifier:
             raise ModelError(f"{self.path}: {exc}") from None
         if not self.card and len(shape) == 3 and shape[2] == 3 and shape[0] == shape[1]:
             contract = InputContract(recipe=PHOTO, size=shape[0], channels=3)
+        outputs = self.output.shape[-1]
+        if not self.card and outputs != len(contract.classes):  # no names: numbered classes
+            contract = replace(contract, classes=tuple(f"class {i}" for i in range(outputs)))
         expected = contract.shape if contract.channels == 3 else (*contract.shape, 1)
         if shape not in (expected, contract.shape):
             said = "its card says" if self.card else "expected"

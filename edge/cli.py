@@ -14,10 +14,13 @@ from .cli_options import (
     BenchModelOption,
     Bf16Option,
     CalibPhotosOption,
+    ClassesOption,
+    CollectOption,
     DataDir,
     DelegateOption,
     FlipAverageOption,
     ImagesOption,
+    LabelOption,
     LiveArgs,
     ModelOption,
     PhotosOption,
@@ -27,6 +30,7 @@ from .cli_options import (
     with_live_options,
 )
 from .cli_support import fail, require, settings_for, user_errors, version_callback
+from .errors import EdgeclfError
 
 app = typer.Typer(
     name="edgeclf",
@@ -64,6 +68,24 @@ def train(
     render_per_class: Annotated[
         int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
     ] = 600,
+    classes: ClassesOption = None,
+    classes_from_folders: Annotated[
+        bool,
+        typer.Option(
+            "--classes-from-folders",
+            help="Teach your own classes: the folder names of --photos DIR/<class>/.",
+        ),
+    ] = False,
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Own classes: the photo model whose features to build on (bundled)."),
+    ] = None,
+    fine_tune_epochs: Annotated[
+        int, typer.Option(min=0, help="Own classes: epochs with the base unfrozen afterwards.")
+    ] = 0,
+    per_class: Annotated[
+        int | None, typer.Option(min=1, help="At most N training photos per class.")
+    ] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 80,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
     seed: Annotated[int, typer.Option(help="Random seed (deterministic on one machine).")] = 0,
@@ -102,7 +124,8 @@ def train(
     if resume:
         cfg, out = TrainConfig.load(resume), resume
     else:
-        cfg = TrainConfig.for_command(**settings_for(TrainConfig, options))
+        settings = settings_for(TrainConfig, options)
+        cfg = TrainConfig.for_command(classes_from_folders=classes_from_folders, **settings)
     try:
         metrics = run_training(cfg, out, resume=bool(resume), overwrite=overwrite)
     except KeyboardInterrupt:
@@ -243,11 +266,24 @@ def camera(
     duration: Annotated[
         float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
     ] = None,
+    collect: CollectOption = None,
+    classes: ClassesOption = None,
+    label: LabelOption = None,
+    every: Annotated[
+        int, typer.Option(min=1, help="With --label: save every Nth classified frame.")
+    ] = 5,
 ) -> None:
-    """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause)."""
+    """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
+    with --collect, 1-9 save the region under that class)."""
     from .camera import CameraOptions, print_summary, run_camera
+    from .collect import CollectOptions, parse_classes
 
-    opts = CameraOptions(headless=headless, on_change=on_change, record=record)
+    if (classes or label) and not collect:
+        raise EdgeclfError("--classes and --label go with --collect DIR")
+    gather = (
+        CollectOptions(collect, parse_classes(classes or ""), label, every) if collect else None
+    )
+    opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
     live_opts = live.options(max_frames=max_frames, duration=duration)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
     print_summary(summary)

@@ -122,6 +122,20 @@ SplitOption = Annotated[
         "records from training."
     ),
 ]
+CollectOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Save the region of frames as JPEGs under DIR/<class>/ (keys 1-9 or --label)."
+    ),
+]
+ClassesOption = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated class names: for --collect keys 1-9, or for training."),
+]
+LabelOption = Annotated[
+    str | None,
+    typer.Option(help="Headless --collect: save every --every-th frame under this class."),
+]
 ThreadSweep = Annotated[
     ThreadCounts,
     typer.Option(parser=parse_threads, metavar="N[,N...]", help="Thread counts to time."),

@@ -33,3 +33,11 @@ def draw(frame: np.ndarray, roi, result: FrameResult) -> np.ndarray:
 def _text(img, text, org, scale, colour) -> None:
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, DARK, 4, cv2.LINE_AA)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
+
+
+def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """A copy with the collect counts in the top-right corner, one line per class and key."""
+    out = frame.copy()
+    for i, line in enumerate(lines):
+        _text(out, line, (out.shape[1] - 200, 30 + 22 * i), 0.55, WHITE)
+    return out

@@ -14,7 +14,7 @@ from .contract import InputContract
 from .dataset import load_subset
 from .errors import InputImageError
 from .images import read_image
-from .photoset import PhotoSet, group_split, load_photos
+from .photoset import FASHION_MNIST_MAPPING, PhotoSet, group_split, load_photos
 from .synthetic import render_photo
 
 
@@ -76,9 +76,14 @@ def rendered_fashion_mnist(
 
 
 def split_photos(
-    root: Path, contract: InputContract, val_fraction: float, seed: int
+    root: Path,
+    contract: InputContract,
+    val_fraction: float,
+    seed: int,
+    mapping: dict | None = FASHION_MNIST_MAPPING,
 ) -> tuple[PhotoSet, PhotoSet]:
-    """Train and validation photos, split by sender (by file where no sender is known)."""
-    photos = load_photos(root, contract.classes)
+    """Train and validation photos, split by sender or collect session (by file where neither
+    is known). `mapping` None: labels are the model's own class names."""
+    photos = load_photos(root, contract.classes, mapping)
     train_idx, val_idx = group_split(photos.groups, val_fraction, seed)
     return photos.subset(train_idx), photos.subset(val_idx)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ FASHION_MNIST_MAPPING: dict[str, tuple[str, ...]] = {
     "Blouse": ("Shirt", "T-shirt/top"),
     "Shoes": ("Sandal", "Sneaker", "Ankle boot"),
 }
+
+
+SESSION_NAME = re.compile(r"^(\d{8}-\d{6})-\d+$")  # camera --collect: 20261127-091500-000042.jpg
+
+
+def session_of(path: Path) -> str:
+    """The group a photo belongs to for the validation split: its collect session, else itself."""
+    match = SESSION_NAME.match(path.stem)
+    return f"{path.parent.name}/{match.group(1) if match else path.name}"
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ def read_items(root: Path) -> list[PhotoItem]:
     if (root / LABELS_CSV).is_file():
         return _from_csv(root)
     items = [
-        PhotoItem(path, folder.name, f"{folder.name}/{path.name}")
+        PhotoItem(path, folder.name, session_of(path))
         for folder in sorted(p for p in root.iterdir() if p.is_dir())
         for path in sorted(folder.rglob("*"))
         if path.is_file() and is_image_path(path)

@@ -190,3 +190,13 @@ def test_overlay_draws_the_region_and_the_label(test_split):
     assert tuple(drawn[380, 150]) == GREEN and tuple(drawn[240, 20]) == GREEN  # the box edges
     assert (drawn[10:40, 10:200] != frame[10:40, 10:200]).any()  # the label text
     assert np.array_equal(drawn[200:300, 400:600], frame[200:300, 400:600])  # nothing else
+
+
+def test_collect_counts_are_drawn_top_right(test_split):
+    from edgeclf.edge.overlay import with_counts
+    from edgeclf.edge.synthetic import garment_frame
+
+    frame = garment_frame(test_split.images[0])
+    drawn = with_counts(frame, ["1 jeans: 3", "2 chinos: 0"])
+    changed = np.argwhere((drawn != frame).any(axis=2))
+    assert len(changed) and changed[:, 1].min() >= 640 - 200 and changed[:, 0].max() < 80

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..edge.contract import PHOTO, InputContract
 from ..edge.errors import DataError
-from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.photoset import FASHION_MNIST_MAPPING, PhotoSet
 
 TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
 TEST_RENDER_SEED = 1234
@@ -78,22 +80,35 @@ def prepare_photo_data(cfg, contract: InputContract):
     from rich.progress import Progress
 
     root = Path(cfg.photos)
-    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed)
+    mapping = None if cfg.classes else FASHION_MNIST_MAPPING
+    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed, mapping)
     if not len(val_set):
         raise DataError(f"{root}: too few senders for a validation split of {cfg.val_fraction}")
+    if cfg.per_class:
+        train_set = at_most_per_class(train_set, cfg.per_class, cfg.seed)
+    counts = check_classes(train_set, val_set, own=bool(cfg.classes))
     with Progress(transient=True) as progress:
         task = progress.add_task("reading photos", total=len(train_set) + len(val_set))
         advance = lambda n: progress.advance(task, n)  # noqa: E731
         train = photo_arrays(train_set, contract, advance)
         val = photo_arrays(val_set, contract, advance)
+    for arrays, photos in ((train, train_set), (val, val_set)):
+        bad = [item.path for item, ok in zip(photos.items, arrays.readable, strict=True) if not ok]
+        if bad:  # before any training: a broken file is a mistake to fix, not a photo to skip
+            raise DataError(f"{len(bad)} unreadable image(s), e.g. {bad[0]}; fix or remove them")
     if cfg.render_per_class:
         train = train + rendered_fashion_mnist(
             "train", cfg.render_per_class, contract, cfg.seed, cfg.data_dir
         )
-    test = rendered_fashion_mnist(
-        "test", TEST_RENDER_PER_CLASS, contract, TEST_RENDER_SEED, cfg.data_dir
+    test = (
+        val
+        if cfg.classes
+        else rendered_fashion_mnist(
+            "test", TEST_RENDER_PER_CLASS, contract, TEST_RENDER_SEED, cfg.data_dir
+        )
     )
     seen = {
+        "class_counts": counts,
         "photos": str(root),
         "train_photos": len(train_set),
         "val_photos": len(val_set),
@@ -104,8 +119,35 @@ def prepare_photo_data(cfg, contract: InputContract):
     return train, val, test, seen
 
 
-def ambiguous_mask(arrays: PhotoArrays) -> np.ndarray:
-    return arrays.allowed.sum(1) > 1
+def at_most_per_class(photos: PhotoSet, limit: int, seed: int) -> PhotoSet:
+    """A random `limit` photos of each class (by the first class a photo's label allows)."""
+    rng = np.random.default_rng(seed)
+    first = photos.allowed.argmax(1)
+    keep = [rng.permutation(np.flatnonzero(first == c))[:limit] for c in range(len(photos.classes))]
+    return photos.subset(np.sort(np.concatenate(keep)))
+
+
+def check_classes(train_set: PhotoSet, val_set: PhotoSet, own: bool) -> dict[str, int]:
+    """Photos per class, said aloud. For own classes an empty class is an error and a thin one a
+    warning; Fashion-MNIST classes without photos (bags) come from the rendered crops."""
+    from .own_classes import FEW_PHOTOS
+
+    counts = train_set.allowed.sum(0) + val_set.allowed.sum(0)
+    per_class = {name: int(n) for name, n in zip(train_set.classes, counts, strict=True)}
+    if not own:
+        return per_class
+    empty = [name for name, n in per_class.items() if n == 0]
+    if empty:
+        raise DataError(f"no photos for class(es) {', '.join(empty)}")
+    print("photos per class: " + ", ".join(f"{k} {v}" for k, v in per_class.items()), flush=True)
+    thin = [name for name, n in per_class.items() if n < FEW_PHOTOS]
+    if thin:
+        print(
+            f"warning: fewer than {FEW_PHOTOS} photos for {', '.join(thin)}: "
+            "collect more for a model that generalises",
+            file=sys.stderr,
+        )
+    return per_class
 
 
 def photo_val_metrics(model, data) -> dict:
@@ -131,6 +173,8 @@ def training_card(contract: InputContract, cfg, seen: dict) -> dict:
             "split": "sender",
             "val_fraction": cfg.val_fraction,
             "seed": cfg.seed,
+            "label_mapping": None if cfg.classes else "fashion-mnist",
         }
+        card["class_counts"] = seen["class_counts"]
         card["calibration"] = {"render_per_class": cfg.render_per_class}
     return card

@@ -7,7 +7,7 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +52,42 @@ class TrainConfig:
     size: int = 64
     val_fraction: float = 0.15
     render_per_class: int = 600
+    # Classes of your own (--classes, --classes-from-folders): a new head on a photo model.
+    classes: list[str] | None = None
+    base: str | None = None
+    fine_tune_epochs: int = 0
+    per_class: int | None = None  # at most this many training photos per class (learning curves)
 
     @property
     def is_photo(self) -> bool:
         return self.photos is not None
 
     @classmethod
-    def for_command(cls, arch: str | None, photos: str | None, **settings) -> TrainConfig:
-        """A new run's config from the command line, its architecture checked."""
+    def for_command(
+        cls,
+        arch: str | None,
+        photos: str | None,
+        classes: str | None = None,
+        classes_from_folders: bool = False,
+        **settings,
+    ) -> TrainConfig:
+        """A new run's config from the command line, its architecture and classes checked."""
+        from . import own_classes
         from .architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
 
+        if classes or classes_from_folders:
+            if not photos:
+                raise EdgeclfError("--classes and --classes-from-folders need --photos DIR")
+            if settings.get("bf16"):
+                raise EdgeclfError("--bf16 is for training from scratch, not for own classes")
+            names = (
+                own_classes.folder_classes(Path(photos))
+                if classes_from_folders
+                else [n.strip() for n in classes.split(",") if n.strip()]
+            )
+            own_classes.check_class_count(names, "--classes names")
+            settings.update(render_per_class=0)
+            return cls(arch="own-classes", photos=photos, classes=names, **settings)
         arch = arch or ("photo" if photos else "small")
         known = PHOTO_ARCHITECTURES if photos else ARCHITECTURES
         if arch not in known:
@@ -252,6 +278,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
     out.mkdir(parents=True, exist_ok=True)
     if resume and not (out / CHECKPOINT_DIR).exists():
         raise EdgeclfError(f"cannot resume: no checkpoint in {out} (finished or never started)")
+    base = None
+    if cfg.classes:  # the input size is the base model's
+        from .own_classes import load_base
+
+        base = load_base(Path(cfg.base) if cfg.base else None)
+        cfg = replace(cfg, size=int(base.input_shape[1]))
     write_text(out / CONFIG_FILE, json.dumps(asdict(cfg), indent=2))
     set_determinism(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.bf16 else "float32")
@@ -262,7 +294,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         y_train = teacher_targets(cfg, x_train, y_train)
     steps = int(np.ceil(len(x_train) / cfg.batch_size))
 
-    core = architectures.build(cfg.arch, cfg.size, len(data.contract.classes))
+    backbone = None
+    if cfg.classes:
+        from .own_classes import with_new_head
+
+        core, backbone = with_new_head(base, len(cfg.classes))
+    else:
+        core = architectures.build(cfg.arch, cfg.size, len(data.contract.classes))
     train_model = make_training_model(core, cfg, steps)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / CHECKPOINT_DIR)),
@@ -285,6 +323,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    if backbone is not None and cfg.fine_tune_epochs:
+        fine_tune(backbone, core, cfg, steps, data, out, extra_callbacks)
 
     if cfg.bf16:
         core = float32_twin(core, cfg.arch)
@@ -312,7 +352,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         ),
         "test_images": len(test_labels),
         "train_images": len(x_train),
-        "epochs": cfg.epochs,
+        "epochs": cfg.epochs + (cfg.fine_tune_epochs if cfg.classes else 0),
         "train_seconds": round(train_seconds, 1),
         "versions": versions(),
     }
@@ -323,6 +363,29 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
     plots.training_curves(history, out / "curves.png")
     plots.confusion_matrix(test_labels, predicted, out / "confusion.png", data.contract.classes)
     return metrics
+
+
+def fine_tune(backbone, core, cfg: TrainConfig, steps: int, data, out: Path, callbacks) -> None:
+    """The optional second phase for own classes: everything trainable, a tenth of the rate."""
+    import keras
+
+    backbone.trainable = True
+    short = replace(cfg, epochs=cfg.fine_tune_epochs, learning_rate=cfg.learning_rate / 10)
+    model = make_training_model(core, short, steps)
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs + cfg.fine_tune_epochs,
+        initial_epoch=cfg.epochs,
+        validation_data=(data.x_val, data.y_val),
+        callbacks=[
+            _epoch_timer_class()(),
+            keras.callbacks.CSVLogger(str(out / HISTORY_CSV), append=True),
+            *callbacks,
+        ],
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:

@@ -66,7 +66,7 @@ def prepare_fashion_mnist(cfg) -> TrainingData:
 
 
 def prepare_photo(cfg) -> TrainingData:
-    contract = photo_contract(cfg, CLASS_NAMES)
+    contract = photo_contract(cfg, tuple(cfg.classes or CLASS_NAMES))
     train, val, test, seen = prepare_photo_data(cfg, contract)
     as_float = lambda a: a.views.astype("float32")  # noqa: E731
     return TrainingData(
@@ -76,7 +76,7 @@ def prepare_photo(cfg) -> TrainingData:
         val.allowed,
         as_float(test),
         test.allowed,
-        "fashion-mnist test rendered as photos",
+        "validation photos" if cfg.classes else "fashion-mnist test rendered as photos",
         contract,
         seen,
     )

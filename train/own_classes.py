@@ -1,0 +1,61 @@
+"""Teaching a photo model classes of your own: a new head on the bundled photo model's features.
+
+The base model's layers up to its global average pooling are the feature extractor. They stay
+frozen while the new head learns (quick, and safe with a few dozen photos per class); an optional
+short phase then unfreezes them at a tenth of the learning rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..edge.classifier import MODELS_DIR
+from ..edge.errors import EdgeclfError
+from ..edge.keras_io import load_keras_model
+
+DEFAULT_BASE = MODELS_DIR / "photo.keras"
+FEATURES_LAYER = "gap"
+MIN_CLASSES, MAX_CLASSES = 2, 100
+FEW_PHOTOS = 20  # below this per class, say that more photos would help
+
+
+def folder_classes(photos: Path) -> list[str]:
+    """`--classes-from-folders`: the class folders of a photo folder, sorted."""
+    if not photos.is_dir():
+        raise EdgeclfError(f"--photos {photos}: not a folder")
+    names = sorted(p.name for p in photos.iterdir() if p.is_dir() and not p.name.startswith("."))
+    check_class_count(names, f"{photos} has")
+    return names
+
+
+def check_class_count(names: list[str], where: str) -> None:
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        raise EdgeclfError(
+            f"{where} {len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}"
+        )
+
+
+def load_base(path: Path | None):
+    """The photo model whose features the new classes build on."""
+    base = load_keras_model(path or DEFAULT_BASE, "base model")
+    shape = tuple(base.input_shape)
+    if len(shape) != 4 or shape[3] != 3:
+        raise EdgeclfError(f"--base {path}: not a colour photo model (input {shape})")
+    try:
+        base.get_layer(FEATURES_LAYER)
+    except ValueError:
+        raise EdgeclfError(f"--base {path}: no '{FEATURES_LAYER}' feature layer") from None
+    return base
+
+
+def with_new_head(base, classes: int, dropout: float = 0.2):
+    """The base's feature extractor, frozen, and a new logits layer for `classes` classes."""
+    import keras
+    from keras import layers
+
+    features = base.get_layer(FEATURES_LAYER).output
+    backbone = keras.Model(base.input, features, name="features")
+    backbone.trainable = False
+    x = layers.Dropout(dropout, name="head_dropout")(backbone.output)
+    logits = layers.Dense(classes, name="logits")(x)
+    return keras.Model(backbone.input, logits, name="own_classes"), backbone
