@@ -17,10 +17,11 @@ $(VENV)/.all-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[train,edge,serve,dev]"
 	touch $@ $(VENV)/.edge-installed
 
-## demo: classify sample photos, score 40 real photos and benchmark the bundled int8 models (no TensorFlow)
+## demo: classify and score 40 real photos, audit the Fashion-MNIST samples, benchmark both models (no TensorFlow)
 demo: $(VENV)/.edge-installed
-	$(BIN)/edgeclf classify examples/ --expect-dirs
+	$(BIN)/edgeclf classify tests/fixtures/photos/images
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images tests/fixtures/photos --runs 500
+	$(BIN)/edgeclf classify examples/ --expect-dirs --model models/fashion_int8.tflite
 	$(BIN)/edgeclf bench --limit 2000
 
 ## test: lint and run the whole test suite
@@ -32,7 +33,7 @@ test: $(VENV)/.all-installed
 ## model: reproduce the bundled model in models/ (needs the full data set: EDGECLF_DATA_DIR)
 RUN := runs/bundled
 model: $(VENV)/.all-installed
-	$(BIN)/edgeclf train --arch small --epochs 80 --seed 0 --out $(RUN)
+	$(BIN)/edgeclf train --arch small --epochs 80 --seed 0 --overwrite --out $(RUN)
 	cp $(RUN)/model.keras models/fashion.keras
 	cp $(RUN)/curves.png models/curves.png
 	$(BIN)/edgeclf convert models/fashion.keras --int8 -o models/fashion_int8.tflite
@@ -46,21 +47,21 @@ model: $(VENV)/.all-installed
 ## accurate: train and convert the 1.17M-parameter, flip-averaged variant (83 min with --bf16 on a 2-core AMX CPU)
 ACCURATE := runs/accurate
 accurate: $(VENV)/.all-installed
-	$(BIN)/edgeclf train --arch accurate --bf16 --epochs 40 --erase-prob 0.5 --seed 0 --out $(ACCURATE)
+	$(BIN)/edgeclf train --arch accurate --bf16 --epochs 40 --erase-prob 0.5 --seed 0 --overwrite --out $(ACCURATE)
 	$(BIN)/edgeclf convert $(ACCURATE)/model.keras --int8 --flip-average -o $(ACCURATE)/fashion_accurate_int8.tflite
 	$(BIN)/edgeclf bench --model $(ACCURATE)/fashion_accurate_int8.tflite --threads 1,2 --json $(ACCURATE)/bench.json
 
 ## photo: reproduce the bundled colour photo model (needs the clothing photos and Fashion-MNIST)
 PHOTOS ?= ../shared/data/clothing-photos
 PHOTO_RUN := runs/photo
-PHOTO_SIZE ?= 96
+PHOTO_SIZE ?= 64
 PHOTO_EPOCHS ?= 40
 photo: $(VENV)/.all-installed
-	$(BIN)/edgeclf train --photos $(PHOTOS) --size $(PHOTO_SIZE) --epochs $(PHOTO_EPOCHS) --seed 0 --out $(PHOTO_RUN)
+	$(BIN)/edgeclf train --photos $(PHOTOS) --size $(PHOTO_SIZE) --epochs $(PHOTO_EPOCHS) --seed 0 --overwrite --out $(PHOTO_RUN)
 	cp $(PHOTO_RUN)/model.keras models/photo.keras
 	cp $(PHOTO_RUN)/model.card.json models/photo.card.json
 	cp $(PHOTO_RUN)/curves.png models/photo_curves.png
-	$(BIN)/edgeclf convert models/photo.keras --int8 -o models/photo_int8.tflite
+	$(BIN)/edgeclf convert models/photo.keras --int8 --flip-average -o models/photo_int8.tflite
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images $(PHOTOS) --split val \
 		--threads 1,2 --json models/photo_bench.json --plot models/photo_bench.png
 

@@ -36,13 +36,16 @@ print(int(it.get_tensor(out["index"]).argmax()))
 """
 
 
-def median_wall(cmd: list[str], runs: int) -> float:
-    times = []
+def median_walls(commands: list[list[str]], runs: int) -> list[float]:
+    """Median wall time of each command, run in turns (a, b, c, a, b, c...) so that a busy spell
+    of a shared machine weighs on all of them alike."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, cmd in enumerate(commands):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -55,9 +58,14 @@ def main() -> None:
         cv2.imwrite(str(image), cv2.imread(str(photo)))
         edgeclf = str(Path(sys.executable).with_name("edgeclf"))
         model = str(default_photo_model())
-        bare = median_wall([sys.executable, "-c", BARE, model, str(image)], args.runs)
-        cli = median_wall([edgeclf, "classify", str(image), "--json"], args.runs)
-        table = median_wall([edgeclf, "classify", str(image)], args.runs)
+        bare, cli, table = median_walls(
+            [
+                [sys.executable, "-c", BARE, model, str(image)],
+                [edgeclf, "classify", str(image), "--json"],
+                [edgeclf, "classify", str(image)],
+            ],
+            args.runs,
+        )
     print(f"bare OpenCV+LiteRT script: {bare * 1000:.0f} ms (median of {args.runs})")
     print(f"edgeclf classify --json:   {cli * 1000:.0f} ms  ({cli / bare:.2f}x)")
     print(f"edgeclf classify (table):  {table * 1000:.0f} ms  ({table / bare:.2f}x)")

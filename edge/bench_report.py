@@ -60,6 +60,8 @@ def print_comparison(reports: list[dict]) -> None:
     base = reports[0]
     table = Table(title="edgeclf bench --compare (ratios against the first model)")
     names = [Path(r["model"]).name for r in reports]
+    if len(set(names)) < len(names):  # same file names from different runs: say which run
+        names = [f"{Path(r['model']).parent.name}/{Path(r['model']).name}" for r in reports]
     table.add_column("model", no_wrap=True, min_width=max(map(len, names)))
     for column in ("input", "top-1", "Δ pts", "KB", "size x", "p50 us", "speed x"):
         table.add_column(column, justify="right", overflow="fold")

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .classifier import Classifier
-from .errors import InputImageError
+from .errors import InputImageError, ModelError
 from .http_guards import (
     HEADER_TIMEOUT_S,
     LOCAL_HOSTS,
@@ -153,6 +153,8 @@ def create_app(
             result = await run_in_threadpool(classify_bytes, clf, data)
         except InputImageError as exc:
             return error(415, str(exc))
+        except ModelError as exc:  # a damaged model that loaded but cannot run
+            return error(500, str(exc))
         result.path = file.filename
         result.ms = round((time.perf_counter() - started_at) * 1000, 2)
         return result.to_dict()

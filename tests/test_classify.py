@@ -27,8 +27,8 @@ def photo_dir(tmp_path_factory, test_split):
 
 
 def test_json_lines_schema_and_accuracy(photo_dir):
-    folder, truth = photo_dir
-    result = run_cli("classify", str(folder), "--json", "--top-k", "3")
+    folder, truth = photo_dir  # Fashion-MNIST garments made photo-like: the 28x28 model's domain
+    result = run_cli("classify", str(folder), "--json", "--top-k", "3", "-m", str(FASHION_MODEL))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == len(truth)
@@ -263,3 +263,24 @@ def test_blank_tiny_fifo_and_logits_models(tmp_path, test_split):
     result = run_cli("classify", "--model", str(logits), str(good), "--json")
     score = json.loads(result.stdout.splitlines()[0])["score"]
     assert 0 < score <= 1, score
+
+
+def test_output_paths_are_checked_before_the_work(tmp_path, test_split):
+    """A bad --report, --save-input or --record fails at once, in one line, before any image."""
+    image = write_png(tmp_path / "g.png", test_split.images[0])
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    (tmp_path / "folder.csv").mkdir()
+    cases = [
+        (("--expect-dirs", "--report", str(tmp_path / "folder.csv")), "is a folder"),
+        (("--expect-dirs", "--report", str(a_file / "r.csv")), "exists and is not a folder"),
+        (("--save-input", str(a_file)), "exists and is not a folder"),
+    ]
+    for args, words in cases:
+        result = run_cli("classify", str(image), *args)
+        assert result.returncode == 1 and words in result.stderr, (args, result.stderr)
+        assert result.stdout == "" and "Traceback" not in result.stderr
+    record = run_cli(
+        "camera", "--source", str(image), "--headless", "--record", str(a_file / "out.mp4")
+    )
+    assert record.returncode == 1 and "--record" in record.stderr

@@ -324,6 +324,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         verbose=1 if sys.stdout.isatty() else 2,
     )
     if backbone is not None and cfg.fine_tune_epochs:
+        from .own_classes import fine_tune
+
         fine_tune(backbone, core, cfg, steps, data, out, extra_callbacks)
 
     if cfg.bf16:
@@ -363,29 +365,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
     plots.training_curves(history, out / "curves.png")
     plots.confusion_matrix(test_labels, predicted, out / "confusion.png", data.contract.classes)
     return metrics
-
-
-def fine_tune(backbone, core, cfg: TrainConfig, steps: int, data, out: Path, callbacks) -> None:
-    """The optional second phase for own classes: everything trainable, a tenth of the rate."""
-    import keras
-
-    backbone.trainable = True
-    short = replace(cfg, epochs=cfg.fine_tune_epochs, learning_rate=cfg.learning_rate / 10)
-    model = make_training_model(core, short, steps)
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs + cfg.fine_tune_epochs,
-        initial_epoch=cfg.epochs,
-        validation_data=(data.x_val, data.y_val),
-        callbacks=[
-            _epoch_timer_class()(),
-            keras.callbacks.CSVLogger(str(out / HISTORY_CSV), append=True),
-            *callbacks,
-        ],
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
