@@ -131,7 +131,7 @@ class Classifier:
         self._lock = threading.Lock()
         if outputs_logits is None and self.card:
             outputs_logits = self.card.get("output", {}).get("kind") == "logits"
-        self.outputs_logits = False
+        self.outputs_logits = False  # the raw output, for the check below
         if outputs_logits is None:  # no card: probabilities sum to one, logits do not
             outputs_logits = not self._looks_like_probabilities()
         self.outputs_logits = outputs_logits
@@ -153,6 +153,7 @@ class Classifier:
             raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
 
     def _looks_like_probabilities(self) -> bool:
+        """For a card-less model: one invoke on a blank view tells softmax output from logits."""
         out = self.dequantize(
             self.invoke_raw(self.quantize(np.zeros((1, *self.contract.shape), np.uint8)))
         )
