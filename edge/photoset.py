@@ -79,20 +79,12 @@ class PhotoSet:
     def groups(self) -> np.ndarray:
         return np.array([item.group for item in self.items])
 
-    @property
-    def ambiguous(self) -> np.ndarray:
-        """Photos whose label allows more than one class."""
-        return self.allowed.sum(1) > 1
-
     def subset(self, keep: np.ndarray) -> PhotoSet:
         keep = np.asarray(keep)
         if keep.dtype == bool:
             keep = np.flatnonzero(keep)
         items = [self.items[i] for i in keep]
         return PhotoSet(self.root, items, self.classes, self.allowed[keep], self.skipped)
-
-    def label_counts(self) -> Counter:
-        return Counter(item.label for item in self.items)
 
 
 def read_items(root: Path) -> list[PhotoItem]:

@@ -105,7 +105,6 @@ PHOTO_ARCHITECTURES: dict[str, tuple[str, Callable[[int, int], keras.Model]]] = 
         photo_net(((32, 48), (96, 96), (192, 192)), 0.3, 32, "photo_wide"),
     ),
 }
-DEFAULT_PHOTO_ARCH = "photo"
 
 
 def build(arch: str, size: int | None = None, classes: int = NUM_CLASSES) -> keras.Model:
