@@ -19,7 +19,6 @@ from ..edge.contract import PHOTO, InputContract
 from ..edge.dataset import load_split, load_subset
 from ..edge.errors import EdgeclfError
 from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
-from ..edge.photoset import FASHION_MNIST_MAPPING
 
 VERIFY_RENDER_PER_CLASS = 300
 VERIFY_RENDER_SEED = 1234  # the same rendering `train` reports its test accuracy on
@@ -59,9 +58,7 @@ def calibration_views(
     parts = []
     fashion = is_fashion_mnist(contract)
     if photos:
-        train_set, _ = split_photos(
-            photos, contract, split["val_fraction"], split["seed"], mapping_of(split)
-        )
+        train_set, _ = split_photos(photos, contract, split["val_fraction"], split["seed"])
         share = samples // 2 if fashion else samples  # own classes: their photos only
         keep = np.random.default_rng(seed).permutation(len(train_set))[:share]
         parts.append(photo_arrays(train_set.subset(np.sort(keep)), contract).views)
@@ -83,9 +80,7 @@ def verification_sets(
         return [VerificationSet.from_labels("test", test.images, test.labels, 10)]
     sets = []
     if photos and split:
-        _, val_set = split_photos(
-            photos, contract, split["val_fraction"], split["seed"], mapping_of(split)
-        )
+        _, val_set = split_photos(photos, contract, split["val_fraction"], split["seed"])
         sets.append(
             VerificationSet.from_arrays("real-photo validation", photo_arrays(val_set, contract))
         )
@@ -107,8 +102,3 @@ def verification_sets(
 
 def is_fashion_mnist(contract: InputContract) -> bool:
     return contract.classes == CLASS_NAMES
-
-
-def mapping_of(split: dict) -> dict | None:
-    """How the photo labels map to the classes: the Fashion-MNIST sets, or one name each."""
-    return FASHION_MNIST_MAPPING if split.get("label_mapping", "fashion-mnist") else None

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .classes import CLASS_NAMES
 from .classifier import Classifier
 from .contract import PHOTO
 from .dataset import load_subset
 from .errors import EdgeclfError
 from .photo_data import photo_arrays
-from .photoset import FASHION_MNIST_MAPPING, group_split, load_photos
+from .photoset import group_split, load_photos, mapping_for
 from .synthetic import render_photo
 
 if TYPE_CHECKING:
@@ -53,9 +52,7 @@ def fashion_mnist_data(clf: Classifier, opts: BenchOptions) -> BenchData:
 
 def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
     """A labelled photo folder through the model's recipe, scored with set-valued labels."""
-    # Fashion-MNIST classes: the photo labels' sets; a model of your own classes: its names.
-    mapping = FASHION_MNIST_MAPPING if clf.labels == CLASS_NAMES else None
-    photos = load_photos(Path(opts.images), clf.labels, mapping)
+    photos = load_photos(Path(opts.images), clf.labels, mapping_for(clf.labels))
     if opts.split != "all":
         split = (clf.card or {}).get("validation")
         if not split:

@@ -14,7 +14,7 @@ from .contract import InputContract
 from .dataset import load_subset
 from .errors import InputImageError
 from .images import read_image
-from .photoset import FASHION_MNIST_MAPPING, PhotoSet, group_split, load_photos
+from .photoset import PhotoSet, group_split, load_photos, mapping_for
 from .synthetic import render_photo
 
 
@@ -80,10 +80,9 @@ def split_photos(
     contract: InputContract,
     val_fraction: float,
     seed: int,
-    mapping: dict | None = FASHION_MNIST_MAPPING,
 ) -> tuple[PhotoSet, PhotoSet]:
     """Train and validation photos, split by sender or collect session (by file where neither
-    is known). `mapping` None: labels are the model's own class names."""
-    photos = load_photos(root, contract.classes, mapping)
+    is known); labels become the contract's classes as `mapping_for` says."""
+    photos = load_photos(root, contract.classes, mapping_for(contract.classes))
     train_idx, val_idx = group_split(photos.groups, val_fraction, seed)
     return photos.subset(train_idx), photos.subset(val_idx)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import fold
+from .classes import CLASS_NAMES, class_index, fold
 from .errors import DataError
 from .images import is_image_path
 
@@ -130,21 +130,27 @@ def label_sets(
     be a Shirt or a T-shirt/top); a label that names a model class itself (folder `sneaker/` for
     class "Sneaker") maps to that class.
     """
-    folded = {fold(name): i for i, name in enumerate(classes)}
-    for i, name in enumerate(classes):  # "T-shirt/top" answers to "t-shirt" and "top" too
-        for part in name.split("/"):
-            folded.setdefault(fold(part), i)
     mapped = {fold(k): v for k, v in (mapping or {}).items()}
     out = np.zeros((len(labels), len(classes)), bool)
     for n, label in enumerate(labels):
-        key = fold(label)
-        if key in mapped:  # the mapping first: "Shirt" may also be a T-shirt/top
-            for name in mapped[key]:
-                if fold(name) in folded:
-                    out[n, folded[fold(name)]] = True
-        elif key in folded:
-            out[n, folded[key]] = True
+        for name in mapped.get(fold(label), (label,)):  # the mapping first, else the label itself
+            index = _class_or_none(name, classes)
+            if index is not None:
+                out[n, index] = True
     return out
+
+
+def _class_or_none(name: str, classes: Sequence[str]) -> int | None:
+    try:
+        return class_index(name, classes)
+    except ValueError:
+        return None
+
+
+def mapping_for(classes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
+    """How photo labels become classes: the Fashion-MNIST sets for the ten Fashion-MNIST classes;
+    for a model of your own classes, each label is a class name."""
+    return FASHION_MNIST_MAPPING if tuple(classes) == CLASS_NAMES else None
 
 
 def load_photos(

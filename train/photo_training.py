@@ -10,7 +10,7 @@ import numpy as np
 from ..edge.contract import PHOTO, InputContract
 from ..edge.errors import DataError
 from ..edge.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
-from ..edge.photoset import FASHION_MNIST_MAPPING, PhotoSet
+from ..edge.photoset import PhotoSet, mapping_for
 
 TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
 TEST_RENDER_SEED = 1234
@@ -80,8 +80,7 @@ def prepare_photo_data(cfg, contract: InputContract):
     from rich.progress import Progress
 
     root = Path(cfg.photos)
-    mapping = None if cfg.classes else FASHION_MNIST_MAPPING
-    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed, mapping)
+    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed)
     if not len(val_set):
         raise DataError(f"{root}: too few senders for a validation split of {cfg.val_fraction}")
     if cfg.per_class:
@@ -173,7 +172,7 @@ def training_card(contract: InputContract, cfg, seen: dict) -> dict:
             "split": "sender",
             "val_fraction": cfg.val_fraction,
             "seed": cfg.seed,
-            "label_mapping": None if cfg.classes else "fashion-mnist",
+            "label_mapping": "fashion-mnist" if mapping_for(contract.classes) else None,
         }
         card["class_counts"] = seen["class_counts"]
         card["calibration"] = {"render_per_class": cfg.render_per_class}
