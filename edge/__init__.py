@@ -2,9 +2,11 @@
 
 import os
 
-# OpenCV reads this once, at its first import: no decoder may allocate more pixels than the
-# runtime accepts (images.MAX_PIXELS; formats whose header edgeclf does not read itself).
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "50000000")
+# The most pixels an input image may have (a 1 GB Raspberry Pi must decode it with room to
+# spare; 50 MP covers any phone camera). OpenCV reads its own limit once, at its first import,
+# and applies it to the formats whose header edgeclf does not read itself (images.py).
+MAX_PIXELS = 50_000_000
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 
 def __getattr__(name: str):

@@ -7,12 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import MAX_PIXELS
 from .errors import InputImageError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-# A decoded image must fit a 1 GB Raspberry Pi with room to spare: 50 MP covers any phone camera,
-# and 200 MB of decoded pixels keeps a 16-bit RGBA PNG of that size out.
-MAX_PIXELS = 50_000_000
+# 200 MB of decoded pixels keeps a 16-bit RGBA PNG of MAX_PIXELS out.
 MAX_DECODED_BYTES = 200 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 
