@@ -6,11 +6,11 @@ import ctypes
 import os
 import threading
 from dataclasses import dataclass, replace
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
+from . import package_dir
 from .backends import Backend, load_backend
 from .card import load_card
 from .contract import PHOTO, InputContract
@@ -18,7 +18,7 @@ from .errors import ModelError, first_line
 from .prediction import Prediction
 from .quiet import captured_fds
 
-MODELS_DIR = Path(str(files("edgeclf.models")))  # the bundled models, however edgeclf is installed
+MODELS_DIR = package_dir("edgeclf.models")  # the bundled models, however edgeclf is installed
 FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray: Fashion-MNIST and bench
 PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos: classify, camera, serve
 DEFAULT_MODEL = FASHION_MODEL

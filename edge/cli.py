@@ -1,8 +1,6 @@
 """The `edgeclf` command line: a table of commands. Each declares its options and hands them to its
 stage, imported lazily, so `classify` starts fast and the edge commands never touch TensorFlow."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

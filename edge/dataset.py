@@ -11,11 +11,11 @@ import os
 import tempfile
 import zlib
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
+from . import package_dir
 from .errors import DataError
 
 IMAGE_MAGIC = 2051
@@ -24,7 +24,7 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-BUNDLED_DIR = Path(str(files("edgeclf.edge") / "data"))  # the test split, shipped with the package
+BUNDLED_DIR = package_dir("edgeclf.edge") / "data"  # the test split, shipped with the package
 KERAS_CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 KERAS_CACHE_DIR = KERAS_CACHE_DIR / "fashion-mnist"
 DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

@@ -6,7 +6,6 @@ import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
-from importlib.resources import files
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request, UploadFile
@@ -17,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from . import package_dir
 from .classifier import Classifier
 from .errors import InputImageError, ModelError
 from .http_guards import (
@@ -33,7 +33,7 @@ from .live import LiveService
 from .prediction import Prediction
 from .stream import LiveOptions
 
-PAGE = files("edgeclf.edge") / "static" / "index.html"
+PAGE = package_dir("edgeclf.edge") / "static" / "index.html"
 BOUNDARY = "frame"
 OPEN_PATHS = {"/healthz"}
 

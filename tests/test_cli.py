@@ -43,3 +43,23 @@ def test_edge_import_path_is_lean():
     ).stdout
     for heavy in ("tensorflow", "keras", "matplotlib", "edgeclf.train", "edgeclf.convert"):
         assert f"'{heavy}'" not in modules, heavy
+
+
+def test_classify_start_up_imports_only_what_it_uses():
+    # `classify` on one photo is the command people wait for (benchmarks/cold_start.py): rich
+    # (~60 ms) and importlib.resources (~10 ms) would take it past 1.3x a bare LiteRT script.
+    from pathlib import Path
+
+    photo = next((Path(__file__).parent / "fixtures" / "photos" / "images").glob("*.jpg"))
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(sorted(sys.modules), file=sys.stderr)); "
+        f"sys.argv = ['edgeclf', 'classify', {str(photo)!r}]; "
+        "from edgeclf.edge.cli import main; main()"
+    )
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "T-shirt/top" in result.stdout or "%" in result.stdout
+    for heavy in ("rich", "importlib.resources", "tensorflow", "edgeclf.train"):
+        assert f"'{heavy}'" not in result.stderr, heavy

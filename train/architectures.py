@@ -100,6 +100,10 @@ PHOTO_ARCHITECTURES: dict[str, tuple[str, Callable[[int, int], keras.Model]]] = 
         "~290K params, stride-2 stem, 3 stages: the photo default (int8 ~300 KB)",
         photo_net(((32, 32), (64, 64), (128, 128)), 0.2, 24, "photo"),
     ),
+    "photo-medium": (
+        "~460K params: photo with wider late stages, still int8 under 512 KB",
+        photo_net(((32, 48), (80, 80), (160, 160)), 0.3, 32, "photo_medium"),
+    ),
     "photo-wide": (
         "~650K params: photo with wider stages (for comparison)",
         photo_net(((32, 48), (96, 96), (192, 192)), 0.3, 32, "photo_wide"),
