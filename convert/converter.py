@@ -207,6 +207,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
         "sha256": sha256_of(tflite_bytes),
         "bytes": len(tflite_bytes),
         "classes": list(contract.classes),
+        **({"background_class": contract.background} if contract.background else {}),
         "input": classifier.input.to_dict(),
         "output": {**classifier.output.to_dict(), "kind": kind},
         "preprocessing": contract.to_card(),

@@ -33,6 +33,7 @@ class BenchOptions:
     seed: int = 0
     images: str | None = None  # labelled real photos instead of the Fashion-MNIST test split
     split: str = "all"  # with images: all, or the card's sender-disjoint val (or train) side
+    no_garment: str | None = None  # frames with no garment: how often each threshold cries wolf
 
     @classmethod
     def for_command(cls, **settings) -> BenchOptions:
@@ -41,6 +42,8 @@ class BenchOptions:
             raise EdgeclfError(f"--split takes all, val or train, not {opts.split!r}")
         if opts.split != "all" and not opts.images:
             raise EdgeclfError("--split needs --images")
+        if opts.no_garment and not Path(opts.no_garment).is_dir():
+            raise EdgeclfError(f"--no-garment {opts.no_garment}: not a folder")
         return opts
 
 
@@ -163,6 +166,12 @@ def benchmark(
         **accuracy_report(probs, data),
         "images_per_second": images_per_second,
     }
+    if opts.no_garment:
+        from .false_alarms import no_garment_report
+
+        predict = lambda views: accuracy_pass(clf, views)[0]  # noqa: E731
+        alarms = no_garment_report(clf, Path(opts.no_garment), probs, data.allowed, predict)
+        report["no_garment"] = alarms.to_dict()
     if reference is not None:
         ref = Classifier(reference, backend=opts.backend, threads=opts.threads[0])
         ref_probs, _ = accuracy_pass(ref, images)

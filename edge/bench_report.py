@@ -54,6 +54,29 @@ def print_report(r: dict) -> None:
     console.print(table)
     worst = sorted((v, k) for k, v in r["per_class"].items() if v is not None)[:3]
     console.print("weakest classes: " + ", ".join(f"{k} {v:.1%}" for v, k in worst))
+    if "no_garment" in r:
+        print_false_alarms(r["no_garment"])
+
+
+def print_false_alarms(report: dict) -> None:
+    """`--no-garment`: per threshold, empty frames announced as a garment, garments named right."""
+    background = report["background_class"]
+    how = f"or the background class '{background}'" if background else "(no background class)"
+    table = Table(
+        title=f"{report['frames']:,} frames with no garment ({report['folder']})",
+        caption=f"a frame is announced unless its score is under the threshold {how}",
+    )
+    for column in ("threshold", "false alarms", "garments named right"):
+        table.add_column(column, justify="right")
+    for rate in report["rates"]:
+        table.add_row(
+            f"{rate['threshold']:.2f}",
+            f"{rate['false_alarms']:.1%}",
+            f"{rate['garments_named']:.1%}",
+        )
+    console.print(table)
+    if report["unreadable"]:
+        console.print(f"[yellow]{report['unreadable']} unreadable image(s) skipped[/]")
 
 
 def print_comparison(reports: list[dict]) -> None:

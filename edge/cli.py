@@ -74,6 +74,13 @@ def train(
             help="Teach your own classes: the folder names of --photos DIR/<class>/.",
         ),
     ] = False,
+    background_class: Annotated[
+        str | None,
+        typer.Option(
+            help="Own classes: the class of frames with no garment (empty table, floor): "
+            "the model learns to say so instead of naming a garment.",
+        ),
+    ] = None,
     base: Annotated[
         Path | None,
         typer.Option(help="Own classes: the photo model whose features to build on (bundled)."),
@@ -226,6 +233,13 @@ def bench(
     ] = None,
     images: ImagesOption = None,
     split: SplitOption = "all",
+    no_garment: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of frames with no garment: how often each threshold (and a background "
+            "class) still names one.",
+        ),
+    ] = None,
     threads: ThreadSweep = "1",  # parsed by typer into ThreadCounts
     runs: Annotated[int, typer.Option(min=10, help="Timed invokes per thread count.")] = 2000,
     backend: BackendOption = None,
@@ -274,13 +288,9 @@ def camera(
     """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
     with --collect, 1-9 save the region under that class)."""
     from .camera import CameraOptions, print_summary, run_camera
-    from .collect import CollectOptions, parse_classes
+    from .collect import CollectOptions
 
-    if (classes or label) and not collect:
-        raise EdgeclfError("--classes and --label go with --collect DIR")
-    gather = (
-        CollectOptions(collect, parse_classes(classes or ""), label, every) if collect else None
-    )
+    gather = CollectOptions.for_command(collect, classes, label, every)
     opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
     live_opts = live.options(max_frames=max_frames, duration=duration)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
@@ -306,16 +316,24 @@ def serve(
         ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
+    collect: CollectOption = None,
+    classes: ClassesOption = None,
 ) -> None:
     """Serve the live view and a classification API to a browser ('serve' extra).
 
-    --source none serves the upload API and page only."""
+    --source none serves the upload API and page only. With --collect DIR --classes a,b the page
+    saves the camera's region under DIR/<class>/ (pick a class, press or hold capture)."""
     require("fastapi", "serve")
     require("uvicorn", "serve")
+    from .collect import CollectOptions
     from .server import serve as run_server
 
+    gather = CollectOptions.for_command(collect, classes)
+    if gather and live.source == "none":
+        raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
     live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None
-    run_server(live.classifier(), live_opts, host, port, token, int(max_upload_mb * 2**20))
+    upload = int(max_upload_mb * 2**20)
+    run_server(live.classifier(), live_opts, host, port, token, upload, gather)
 
 
 def main() -> None:

@@ -39,6 +39,15 @@ class CollectOptions:
     label: str | None = None  # headless: save every `every`-th frame under this class
     every: int = 5
 
+    @classmethod
+    def for_command(
+        cls, folder: Path | None, classes: str | None, label: str | None = None, every: int = 5
+    ) -> CollectOptions | None:
+        """The options `camera` and `serve` take; None when not collecting."""
+        if (classes or label) and not folder:
+            raise EdgeclfError("--classes and --label go with --collect DIR")
+        return cls(folder, parse_classes(classes or ""), label, every) if folder else None
+
 
 class Collector:
     """Saves regions under `folder/<class>/`, never overwriting, and counts what each class has."""

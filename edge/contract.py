@@ -28,6 +28,8 @@ class InputContract:
     size: int = 28
     channels: int = 1
     classes: tuple[str, ...] = CLASS_NAMES
+    # The class that means "no garment here" (train --background-class), if the model has one.
+    background: str | None = None
 
     @classmethod
     def from_card(cls, card: dict | None) -> InputContract:
@@ -37,12 +39,16 @@ class InputContract:
         recipe = LEGACY_RECIPES.get(pre.get("recipe"), pre.get("recipe", FASHION_MNIST))
         if recipe not in RECIPES:
             raise ValueError(f"unknown preprocessing recipe {recipe!r}")
+        background = card.get("background_class")
+        if background is not None and background not in (card.get("classes") or ()):
+            raise ValueError(f"background class {background!r} is not one of the card's classes")
         size = pre.get("size", [28, 28])
         return cls(
             recipe=recipe,
             size=int(size[0] if isinstance(size, list) else size),
             channels=int(pre.get("channels", 3 if recipe == PHOTO else 1)),
             classes=tuple(card.get("classes") or CLASS_NAMES),
+            background=card.get("background_class"),
         )
 
     @property

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import cv2
 
 from .classifier import Classifier
+from .collect import Collector
+from .errors import EdgeclfError
 from .prediction import FrameResult
 from .stream import LiveClassifier, LiveOptions
 
@@ -26,6 +29,8 @@ class LiveService:
         self.cond = threading.Condition()
         self.jpeg: bytes | None = None
         self.result: dict | None = None
+        self.latest: FrameResult | None = None  # its frame and region, for capture
+        self.captured_frame = -1
         self.sequence = 0
         self.error: str | None = None
         self.started = time.time()
@@ -53,6 +58,7 @@ class LiveService:
         with self.cond:
             self.jpeg = buffer.tobytes()
             self.result = result.to_dict(with_top_k=True)
+            self.latest = result
             self.sequence += 1
             self.cond.notify_all()
 
@@ -61,6 +67,22 @@ class LiveService:
         with self.cond:
             self.cond.wait_for(lambda: self.sequence > after or not self.running, timeout)
             return self.sequence, self.jpeg
+
+    def capture(self, collector: Collector, label: str, timeout: float = 1.0) -> Path:
+        """Save the newest frame's region under `label`. A held capture button asks faster than
+        the camera delivers: each call waits for a frame not saved yet, so a burst never holds
+        the same frame twice."""
+        with self.cond:
+            if not self.cond.wait_for(self._uncaptured, timeout):
+                raise EdgeclfError(
+                    "no new camera frame to capture" if self.running else "camera stopped"
+                )
+            result = self.latest
+            self.captured_frame = result.frame
+            return collector.save(result, label)
+
+    def _uncaptured(self) -> bool:
+        return self.latest is not None and self.latest.frame != self.captured_frame
 
     @property
     def running(self) -> bool:

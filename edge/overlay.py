@@ -14,10 +14,11 @@ GREEN, AMBER, WHITE, DARK = (80, 200, 80), (0, 170, 255), (255, 255, 255), (30, 
 
 
 def draw(frame: np.ndarray, roi, result: FrameResult) -> np.ndarray:
-    """A copy of `frame` annotated with the result (amber when it is uncertain)."""
+    """A copy of `frame` annotated with the result (amber when it names no garment: uncertain,
+    or the background class)."""
     out = frame.copy()
     x, y, w, h = roi
-    colour = AMBER if result.uncertain else GREEN
+    colour = GREEN if result.names_a_garment else AMBER
     cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
     _text(out, f"{result.label} {result.score:.0%}", (10, 34), 0.9, colour)
     for i, entry in enumerate(result.top_k[:3]):

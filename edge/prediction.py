@@ -101,10 +101,16 @@ class FrameResult(Prediction):
     infer_ms: float = 0.0
     image: np.ndarray | None = field(default=None, repr=False)
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)
+    nothing: bool = False  # the best class is the model's background class: no garment in view
 
     @property
     def uncertain(self) -> bool:
         return self.label == UNCERTAIN
+
+    @property
+    def names_a_garment(self) -> bool:
+        """Whether this frame announces a garment: sure enough, and not the background class."""
+        return not (self.uncertain or self.nothing)
 
     def to_dict(self, with_top_k: bool = False) -> dict:
         """One line of `camera --headless`; serve's status adds the top-k list."""

@@ -18,7 +18,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import package_dir
 from .classifier import Classifier
-from .errors import InputImageError, ModelError
+from .collect import CollectOptions, Collector
+from .errors import EdgeclfError, InputImageError, ModelError
 from .http_guards import (
     HEADER_TIMEOUT_S,
     LOCAL_HOSTS,
@@ -44,8 +45,10 @@ def create_app(
     token: str | None = None,
     max_upload: int = 10 * 2**20,
     local_only: bool = False,
+    collector: Collector | None = None,
 ) -> FastAPI:
     """The app; `live` is None without a camera (`--source none`): upload API and page only.
+    With a `collector`, the page's capture buttons save the camera's region under a class.
 
     `local_only` (loopback without a token) answers only requests addressed to this machine by
     name and refuses cross-origin POSTs, so a web page cannot reach the camera or the API through
@@ -159,6 +162,28 @@ def create_app(
         result.ms = round((time.perf_counter() - started_at) * 1000, 2)
         return result.to_dict()
 
+    if live and collector:
+
+        @app.get("/api/collect")
+        async def collect_counts() -> dict:
+            """The classes being collected and how many images each has."""
+            return {"classes": list(collector.classes), "counts": collector.counts}
+
+        @app.post("/api/collect/{label}")
+        async def capture(label: str):
+            """Save the camera's current region under `label` (DIR/<label>/, a new JPEG)."""
+            if label not in collector.classes:
+                return error(
+                    404, f"unknown class {label!r}; collecting {', '.join(collector.classes)}"
+                )
+            try:
+                saved = await run_in_threadpool(live.capture, collector, label)
+            except EdgeclfError as exc:
+                return error(409, str(exc))
+            except OSError as exc:  # disk full, folder removed: say so, keep serving
+                return error(507, f"cannot save: {exc.strerror or exc}")
+            return {"saved": f"{label}/{saved.name}", "counts": collector.counts}
+
     if live:
 
         @app.get("/stream.mjpg")
@@ -200,6 +225,7 @@ def serve(
     port: int,
     token: str | None,
     max_upload: int,
+    collect: CollectOptions | None = None,
 ) -> None:
     """Probe the camera, warn about an open door, and run the server until Ctrl-C or SIGTERM."""
     import sys
@@ -208,6 +234,7 @@ def serve(
 
     from .capture import open_source
 
+    collector = Collector(collect) if collect else None  # checks DIR before the camera opens
     live = None
     if live_opts:
         # Fail now, clearly, if the camera is missing, not in the first viewer's browser.
@@ -219,7 +246,7 @@ def serve(
             file=sys.stderr,
         )
     local_only = is_loopback(host) and not token
-    app = create_app(clf, live, token=token, max_upload=max_upload, local_only=local_only)
+    app = create_app(clf, live, token, max_upload, local_only, collector)
     ClosingServer = _closing_server_class()
     hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
     print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)

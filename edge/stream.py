@@ -146,6 +146,7 @@ class LiveClassifier:
             infer_ms=round((t2 - t1) * 1000, 3),
             image=image,
             roi=roi,
+            nothing=self.clf.labels[best] == self.clf.contract.background,
         )
 
     def stream(self) -> Iterator[FrameResult]:

@@ -15,6 +15,7 @@ from edgeclf.edge.synthetic import write_demo_video
 from conftest import ROOT, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+NO_GARMENT = ROOT / "tests" / "fixtures" / "no-garment"  # floors and beds beside real garments
 GROUPS = {"tops": ("T-Shirt", "Polo", "Longsleeve"), "trousers": ("Pants",), "shoes": ("Shoes",)}
 
 
@@ -60,6 +61,8 @@ def own_folder(tmp_path: Path) -> Path:
 def test_bad_class_folders_fail_before_training(tmp_path):
     folder = own_folder(tmp_path)
     args = ["train", "--photos", str(folder), "--classes-from-folders", "--epochs", "1"]
+    result = run_cli(*args, "--background-class", "floor", "-o", str(tmp_path / "d"))
+    assert result.returncode == 1 and "--background-class 'floor' is not one of" in result.stderr
     (folder / "empty").mkdir()
     result = run_cli(*args, "-o", str(tmp_path / "a"))
     assert result.returncode == 2 and "no photos for class(es) empty" in result.stderr
@@ -77,29 +80,75 @@ def test_bad_class_folders_fail_before_training(tmp_path):
 @pytest.mark.slow
 def test_fine_tune_convert_classify_with_own_names(tmp_path):
     folder = own_folder(tmp_path)
+    frames = sorted(NO_GARMENT.iterdir())
+    (folder / "nothing").mkdir()
+    for frame in frames[::2]:  # the other half is kept for bench --no-garment
+        shutil.copy(frame, folder / "nothing")
+    held_out = tmp_path / "empty"
+    held_out.mkdir()
+    for frame in frames[1::2]:
+        shutil.copy(frame, held_out)
     run = tmp_path / "run"
     result = run_cli(
-        "train", "--photos", str(folder), "--classes-from-folders", "--epochs", "12",
-        "--batch-size", "8", "--out", str(run),
+        "train", "--photos", str(folder), "--classes-from-folders", "--epochs", "24",
+        "--batch-size", "8", "--background-class", "nothing", "--out", str(run),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "photos per class: shoes 5, tops 12, trousers 5" in result.stdout
+    assert "photos per class: nothing 14, shoes 5, tops 12, trousers 5" in result.stdout
     assert "fewer than 20 photos" in result.stderr
     card = json.loads((run / "model.card.json").read_text())
-    assert card["classes"] == ["shoes", "tops", "trousers"]
-    assert card["class_counts"] == {"shoes": 5, "tops": 12, "trousers": 5}
+    assert card["classes"] == ["nothing", "shoes", "tops", "trousers"]
+    assert card["class_counts"] == {"nothing": 14, "shoes": 5, "tops": 12, "trousers": 5}
+    assert card["background_class"] == "nothing"
     model = tmp_path / "shop_int8.tflite"
     result = run_cli(
         "convert", str(run / "model.keras"), "--int8", "--max-drop", "100", "-o", str(model)
     )
     assert result.returncode == 0, result.stderr
     clf = Classifier(model)
-    assert clf.labels == ("shoes", "tops", "trousers")
+    assert clf.labels == ("nothing", "shoes", "tops", "trousers")
+    assert clf.contract.background == "nothing"
     assert clf.input.shape[1:] == Classifier(PHOTO_MODEL).input.shape[1:]
     result = run_cli("classify", "--model", str(model), str(folder), "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     right = [Path(r["path"]).parent.name == r["label"] for r in rows]
-    assert len(rows) == 22 and {r["label"] for r in rows} <= set(clf.labels)
-    assert np.mean(right) >= 0.7  # chance is a third
+    assert len(rows) == 36 and {r["label"] for r in rows} <= set(clf.labels)
+    assert np.mean(right) >= 0.7  # chance is a quarter
+    report = tmp_path / "bench.json"
+    bench = run_cli(
+        "bench", "--model", str(model), "--images", str(folder), "--no-garment", str(held_out),
+        "--runs", "20", "--json", str(report),
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    alarms = json.loads(report.read_text())["no_garment"]
+    assert alarms["background_class"] == "nothing" and alarms["frames"] == 14
+    # Even with no threshold, empty frames the model never saw are mostly called "nothing".
+    assert alarms["rates"][0]["false_alarms"] <= 0.5
     audit = run_cli("classify", "--model", str(model), str(folder), "--expect-dirs")
     assert audit.returncode == 0 and "Catalog mismatches" in audit.stdout
+
+
+def test_no_garment_frames_score_each_threshold(tmp_path):
+    """`bench --no-garment`: a model without a background class names a garment on every empty
+    frame at threshold 0; a higher threshold silences more of them, and fewer garments too."""
+    report = tmp_path / "bench.json"
+    result = run_cli(
+        "bench", "--model", str(PHOTO_MODEL), "--images", str(PHOTOS),
+        "--no-garment", str(NO_GARMENT), "--runs", "20", "--json", str(report),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "frames with no garment" in result.stdout
+    r = json.loads(report.read_text())
+    alarms = r["no_garment"]
+    assert alarms["frames"] == 28 and alarms["background_class"] is None
+    rates = alarms["rates"]
+    assert [x["threshold"] for x in rates] == [0.0, 0.5, 0.7, 0.9]
+    assert rates[0]["false_alarms"] == 1.0 and rates[0]["garments_named"] == pytest.approx(
+        r["accuracy"], abs=1e-4
+    )
+    for looser, stricter in zip(rates, rates[1:], strict=False):
+        assert stricter["false_alarms"] <= looser["false_alarms"]
+        assert stricter["garments_named"] <= looser["garments_named"]
+    assert rates[-1]["false_alarms"] < 0.5 < rates[0]["false_alarms"]
+    missing = run_cli("bench", "--no-garment", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and "not a folder" in missing.stderr

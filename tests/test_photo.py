@@ -88,6 +88,11 @@ def test_card_that_contradicts_the_model_is_refused(tmp_path):
     result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"))
     assert result.returncode == 2 and "its card says photo views of [64, 64, 3]" in result.stderr
     assert "Traceback" not in result.stderr
+    card["preprocessing"] = InputContract().to_card()
+    card["background_class"] = "Floor"  # not one of the ten classes
+    model.with_suffix(".json").write_text(json.dumps(card))
+    result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"))
+    assert result.returncode == 2 and "background class 'Floor' is not one of" in result.stderr
 
 
 # --- set-valued labels and the sender split ------------------------------------------------

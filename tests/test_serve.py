@@ -24,6 +24,14 @@ from edgeclf.edge.synthetic import write_demo_video
 from photos import make_variant
 
 TOKEN = "s3cret-token"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def png(image) -> bytes:
@@ -234,16 +242,8 @@ def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
     base, _ = server
     photo = tmp_path / "garment.png"
     cv2.imwrite(str(photo), make_variant(test_split.images[1], "canvas", np.random.default_rng(0)))
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=flags)
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.goto(base + "/")
         page.wait_for_function("document.getElementById('view').naturalWidth > 0", timeout=15000)
@@ -262,6 +262,77 @@ def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
         result = page.evaluate("document.getElementById('result').dataset.label")
         assert result == CLASS_NAMES[test_split.labels[1]]
         browser.close()
+
+
+@pytest.fixture()
+def collecting(video, tmp_path):
+    """A real uvicorn whose page collects the camera's region under two classes."""
+    from edgeclf.edge.collect import CollectOptions, Collector
+
+    opts = LiveOptions(source=str(video), loop=True, realtime=True, roi=(40, 20, 200, 200))
+    live = LiveService(Classifier(), opts)
+    collector = Collector(CollectOptions(tmp_path / "mine", ("jeans", "chinos")))
+    with running_server(create_app(Classifier(), live, collector=collector)) as base:
+        yield base, tmp_path / "mine"
+
+
+def test_capture_saves_the_live_region_under_a_class(collecting):
+    base, folder = collecting
+    assert httpx.get(base + "/api/collect").json() == {
+        "classes": ["jeans", "chinos"],
+        "counts": {"jeans": 0, "chinos": 0},
+    }
+    from concurrent.futures import ThreadPoolExecutor
+
+    # A held button (and a second tab) asks faster than the camera delivers.
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(
+            pool.map(lambda _: httpx.post(base + "/api/collect/chinos", timeout=5), range(4))
+        )
+    assert [r.status_code for r in replies] == [200] * 4, replies[0].text
+    assert max(r.json()["counts"]["chinos"] for r in replies) == 4
+    saved = sorted((folder / "chinos").iterdir())
+    assert [f"chinos/{p.name}" for p in saved] == sorted(r.json()["saved"] for r in replies)
+    frames = {p.stem.split("-")[2] for p in saved}  # <date>-<time>-<frame>[-n].jpg
+    assert len(frames) == 4  # each capture waits for a frame not saved yet
+    for path in saved:
+        image = cv2.imread(str(path))
+        assert image.shape == (200, 200, 3) and path.read_bytes()[-2:] == b"\xff\xd9"
+    unknown = httpx.post(base + "/api/collect/shorts")
+    assert unknown.status_code == 404 and "collecting jeans, chinos" in unknown.json()["error"]
+    assert not (folder / "shorts").exists() and not list(folder.rglob(".edgeclf-tmp-*"))
+
+
+def test_without_collect_there_is_no_capture(server):
+    base, _ = server
+    assert httpx.get(base + "/api/collect").status_code == 404
+    assert httpx.post(base + "/api/collect/jeans").status_code in (404, 405)
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
+)
+def test_browser_picks_a_class_and_captures(collecting):
+    from playwright.sync_api import sync_playwright
+
+    base, folder = collecting
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.wait_for_selector("#collect:not(.hidden)", timeout=15000)
+        page.keyboard.press("2")  # the second class: chinos
+        page.click("#capture")
+        page.wait_for_function(
+            "document.getElementById('collect-status').textContent.startsWith('saved chinos/')",
+            timeout=10000,
+        )
+        counts = page.evaluate(
+            "[...document.querySelectorAll('#classes label')].map(l => l.textContent.trim())"
+        )
+        browser.close()
+    assert counts == ["1 jeans: 0", "2 chinos: 1"]
+    assert len(list((folder / "chinos").iterdir())) == 1 and not (folder / "jeans").exists()
 
 
 def test_serve_command_stops_on_sigterm_with_a_viewer_attached(video):

@@ -37,6 +37,15 @@ def check_class_count(names: list[str], where: str) -> None:
         )
 
 
+def check_background(background: str | None, names: list[str]) -> None:
+    """`--background-class` must be one of the classes: its folder holds the no-garment frames."""
+    if background is not None and background not in names:
+        raise EdgeclfError(
+            f"--background-class {background!r} is not one of the classes ({', '.join(names)}); "
+            f"collect no-garment frames under it first"
+        )
+
+
 def load_base(path: Path | None):
     """The photo model whose features the new classes build on."""
     base = load_keras_model(path or DEFAULT_BASE, "base model")

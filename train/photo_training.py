@@ -72,7 +72,7 @@ def set_accuracy_metric():
 
 
 def photo_contract(cfg, classes: tuple[str, ...]) -> InputContract:
-    return InputContract(recipe=PHOTO, size=cfg.size, channels=3, classes=classes)
+    return InputContract(PHOTO, cfg.size, 3, classes, cfg.background_class)
 
 
 def prepare_photo_data(cfg, contract: InputContract):
@@ -166,6 +166,8 @@ def photo_val_metrics(model, data) -> dict:
 def training_card(contract: InputContract, cfg, seen: dict) -> dict:
     """What `convert` needs beside the Keras model: classes, input contract, validation data."""
     card = {"classes": list(contract.classes), "preprocessing": contract.to_card()}
+    if contract.background:
+        card["background_class"] = contract.background
     if cfg.is_photo:
         card["validation"] = {
             "photos": seen["photos"],

@@ -54,6 +54,7 @@ class TrainConfig:
     render_per_class: int = 600
     # Classes of your own (--classes, --classes-from-folders): a new head on a photo model.
     classes: list[str] | None = None
+    background_class: str | None = None  # the class of no-garment frames, among `classes`
     base: str | None = None
     fine_tune_epochs: int = 0
     per_class: int | None = None  # at most this many training photos per class (learning curves)
@@ -86,8 +87,11 @@ class TrainConfig:
                 else [n.strip() for n in classes.split(",") if n.strip()]
             )
             own_classes.check_class_count(names, "--classes names")
+            own_classes.check_background(settings.get("background_class"), names)
             settings.update(render_per_class=0)
             return cls(arch="own-classes", photos=photos, classes=names, **settings)
+        if settings.get("background_class"):
+            raise EdgeclfError("--background-class goes with --classes or --classes-from-folders")
         arch = arch or ("photo" if photos else "small")
         known = PHOTO_ARCHITECTURES if photos else ARCHITECTURES
         if arch not in known:
