@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean model accurate photo
+.PHONY: demo test test-tflite pi-smoke lint clean model accurate photo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,24 @@ test: $(VENV)/.all-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+## test-tflite: the test suite against tflite-runtime 2.14 (NumPy 1.x, OpenCV 4.x), the fallback
+## runtime; tests that train or convert skip (no TensorFlow there). Python <= 3.11 only.
+TFLITE_VENV := .venv-tflite
+$(TFLITE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TFLITE_VENV)
+	$(TFLITE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TFLITE_VENV)/bin/pip install -q -e ".[tflite,serve,dev]" matplotlib
+	touch $@
+
+test-tflite:
+	@if $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+		echo "test-tflite SKIPPED: tflite-runtime has no wheel for Python 3.12+"; \
+	else $(MAKE) $(TFLITE_VENV)/.installed && $(TFLITE_VENV)/bin/pytest -q -p no:cacheprovider; fi
+
+## pi-smoke: the edge commands on an emulated Raspberry Pi 4 (aarch64, Bookworm), both runtimes
+pi-smoke: $(VENV)/.all-installed
+	$(BIN)/python .ci/pi_smoke.py
 
 ## model: reproduce the bundled model in models/ (needs the full data set: EDGECLF_DATA_DIR)
 RUN := runs/bundled

@@ -61,15 +61,16 @@ def open_opencv(kind: str, target, width: int | None, height: int | None, fps: f
 
 
 def quiet_opencv_logs() -> None:
-    """We report open failures ourselves. OpenCV 5 has `cv2.utils.logging`; 4.x has
-    `cv2.setLogLevel` (3 = errors only)."""
+    """We report open failures ourselves, in one line; OpenCV's own lines for the same failure
+    (a V4L2 warning, and on 4.x an Orbbec driver's "index out of range" error) only repeat it.
+    OpenCV 5 has `cv2.utils.logging`; 4.x has `cv2.setLogLevel` (1 = fatal only)."""
     import cv2
 
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging is not None:
-        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        logging.setLogLevel(logging.LOG_LEVEL_FATAL)
     elif hasattr(cv2, "setLogLevel"):
-        cv2.setLogLevel(3)
+        cv2.setLogLevel(1)
 
 
 def describe_open_failure(kind: str, target) -> str:

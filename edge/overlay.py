@@ -39,6 +39,7 @@ def _text(img, text, org, scale, colour) -> None:
 def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     """A copy with the collect counts in the top-right corner, one line per class and key."""
     out = frame.copy()
-    for i, line in enumerate(lines):
-        _text(out, line, (out.shape[1] - 200, 30 + 22 * i), 0.55, WHITE)
+    for i, line in enumerate(lines):  # right-aligned: a long class name stays in the frame
+        (width, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 4)
+        _text(out, line, (max(0, out.shape[1] - width - 12), 30 + 22 * i), 0.55, WHITE)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,12 @@ from edgeclf.edge.dataset import load_split
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "fixtures" / "fashion-mnist-mini"
 EDGECLF = str(Path(sys.executable).with_name("edgeclf"))
+
+# The edge-only environments (a Pi, CI's tflite-runtime venv) have no TensorFlow: what trains or
+# converts skips there, and everything else runs against whichever TFLite runtime is installed.
+HAS_TRAIN = find_spec("keras") is not None and find_spec("tensorflow") is not None
+TRAIN_EXTRA = "needs the 'train' extra (TensorFlow, Keras): this environment is edge-only"
+needs_train = pytest.mark.skipif(not HAS_TRAIN, reason=TRAIN_EXTRA)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +66,8 @@ TINY_RUN = {"arch": "tiny", "epochs": 3, "batch_size": 32, "warmup_epochs": 1, "
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, mini_dir):
     """A tiny model trained for a few epochs on the mini fixture (real training, ~20 s)."""
+    if not HAS_TRAIN:
+        pytest.skip(TRAIN_EXTRA)
     from edgeclf.train.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny-run")
@@ -74,6 +83,8 @@ def default_keras_model() -> Path:
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory, default_keras_model, mini_dir):
     """The bundled Keras model converted with every I/O type and variant (real TFLite files)."""
+    if not HAS_TRAIN:
+        pytest.skip(TRAIN_EXTRA)
     from edgeclf.convert.converter import ConvertOptions, convert
 
     out = tmp_path_factory.mktemp("converted")

@@ -202,6 +202,9 @@ def test_collect_counts_are_drawn_top_right(test_split):
     drawn = with_counts(frame, ["1 jeans: 3", "2 chinos: 0"])
     changed = np.argwhere((drawn != frame).any(axis=2))
     assert len(changed) and changed[:, 1].min() >= 640 - 200 and changed[:, 0].max() < 80
+    long = with_counts(frame, ["1 outerwear-and-jackets: 120"])  # stays whole, right-aligned
+    changed = np.argwhere((long != frame).any(axis=2))
+    assert changed[:, 1].max() < 640 - 4 and changed[:, 1].min() > 200
 
 
 def test_camera_defaults_to_the_photo_model_on_real_photos(tmp_path):

@@ -8,7 +8,7 @@ from edgeclf.edge.classes import CLASS_NAMES
 from edgeclf.edge.classifier import FASHION_MODEL
 from edgeclf.edge.errors import InputImageError
 
-from conftest import run_cli, write_png
+from conftest import needs_train, run_cli, write_png
 from photos import write_variant
 
 
@@ -239,6 +239,7 @@ def test_catalog_csv_encodings_duplicates_and_strays(tmp_path, test_split):
     assert result.returncode == 1 and "listed twice (first on line 1)" in result.stderr
 
 
+@needs_train
 def test_blank_tiny_fifo_and_logits_models(tmp_path, test_split):
     import os
 

@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeclf.convert.converter import ConvertOptions, QualityError, convert
-from edgeclf.edge.classifier import Classifier
+from conftest import TRAIN_EXTRA, run_cli
 
-from conftest import run_cli
+pytest.importorskip("keras", reason=TRAIN_EXTRA)
+
+from edgeclf.convert.converter import ConvertOptions, QualityError, convert  # noqa: E402
+from edgeclf.edge.classifier import Classifier  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

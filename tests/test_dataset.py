@@ -6,6 +6,8 @@ import pytest
 from edgeclf.edge import dataset
 from edgeclf.edge.dataset import DataError, balanced_subset, load_split, read_idx
 
+from conftest import needs_train
+
 
 def test_reads_real_idx_fixture(mini_dir):
     train = load_split("train", mini_dir)
@@ -70,6 +72,7 @@ def test_lookup_order_env_then_keras_cache(tmp_path, mini_dir, monkeypatch):
     assert load_split("test").source == dataset.BUNDLED_DIR  # the cache lacks test: bundled copy
 
 
+@needs_train  # the download goes through keras.utils.get_file
 def test_offline_download_fails_clearly_and_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGECLF_DATA_DIR", raising=False)
     cache = tmp_path / "cache"

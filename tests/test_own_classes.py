@@ -12,7 +12,7 @@ import pytest
 from edgeclf.edge.classifier import PHOTO_MODEL, Classifier
 from edgeclf.edge.synthetic import write_demo_video
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_train, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 NO_GARMENT = ROOT / "tests" / "fixtures" / "no-garment"  # floors and beds beside real garments
@@ -58,6 +58,7 @@ def own_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@needs_train
 def test_bad_class_folders_fail_before_training(tmp_path):
     folder = own_folder(tmp_path)
     args = ["train", "--photos", str(folder), "--classes-from-folders", "--epochs", "1"]
@@ -78,6 +79,7 @@ def test_bad_class_folders_fail_before_training(tmp_path):
 
 
 @pytest.mark.slow
+@needs_train
 def test_fine_tune_convert_classify_with_own_names(tmp_path):
     folder = own_folder(tmp_path)
     frames = sorted(NO_GARMENT.iterdir())

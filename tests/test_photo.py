@@ -23,7 +23,7 @@ from edgeclf.edge.photoset import (
     set_correct,
 )
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_train, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"  # 40 real photos from validation-side senders
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "clothing-photos"
@@ -218,6 +218,7 @@ def test_bench_split_needs_a_card_that_records_one():
 
 
 @pytest.mark.slow
+@needs_train
 def test_train_photos_convert_classify_end_to_end(tmp_path, mini_dir):
     """`train --photos` on real photos, `convert --int8` calibrated and verified on them, and
     `classify` with the card's contract."""

@@ -1,14 +1,15 @@
 import csv
 import json
 
-import keras
 import pytest
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.train.architectures import ARCHITECTURES, build
-from edgeclf.train.trainer import TrainConfig, train
+from conftest import TINY_RUN, TRAIN_EXTRA
 
-from conftest import TINY_RUN
+keras = pytest.importorskip("keras", reason=TRAIN_EXTRA)
+
+from edgeclf.edge.classes import CLASS_NAMES  # noqa: E402
+from edgeclf.train.architectures import ARCHITECTURES, build  # noqa: E402
+from edgeclf.train.trainer import TrainConfig, train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
