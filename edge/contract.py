@@ -48,7 +48,7 @@ class InputContract:
             size=int(size[0] if isinstance(size, list) else size),
             channels=int(pre.get("channels", 3 if recipe == PHOTO else 1)),
             classes=tuple(card.get("classes") or CLASS_NAMES),
-            background=card.get("background_class"),
+            background=background,
         )
 
     @property

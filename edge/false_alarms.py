@@ -3,8 +3,8 @@
 A counter camera sees an empty counter most of the day, and a classifier always answers with one of
 its classes. Two things keep it quiet: `--threshold` (below that score the answer is "uncertain")
 and a background class learned from empty frames (`train --background-class`). Each is scored on
-frames with no garment, beside the share of real garments it still names right: silence is cheap
-if it also silences the garments.
+frames with no garment, beside the share of real garments it still names right: a quiet model is
+no use if it is quiet about the garments too.
 """
 
 from __future__ import annotations
