@@ -72,14 +72,16 @@ accurate: $(VENV)/.all-installed
 ## photo: reproduce the bundled colour photo model (needs the clothing photos and Fashion-MNIST)
 PHOTOS ?= ../shared/data/clothing-photos
 PHOTO_RUN := runs/photo
+PHOTO_ARCH ?= photo-medium
 PHOTO_SIZE ?= 64
 PHOTO_EPOCHS ?= 40
 photo: $(VENV)/.all-installed
-	$(BIN)/edgeclf train --photos $(PHOTOS) --size $(PHOTO_SIZE) --epochs $(PHOTO_EPOCHS) --seed 0 --overwrite --out $(PHOTO_RUN)
+	$(BIN)/edgeclf train --photos $(PHOTOS) --arch $(PHOTO_ARCH) --size $(PHOTO_SIZE) --epochs $(PHOTO_EPOCHS) \
+		--seed 0 --overwrite --out $(PHOTO_RUN)
 	cp $(PHOTO_RUN)/model.keras models/photo.keras
 	cp $(PHOTO_RUN)/model.card.json models/photo.card.json
 	cp $(PHOTO_RUN)/curves.png models/photo_curves.png
-	$(BIN)/edgeclf convert models/photo.keras --int8 --flip-average -o models/photo_int8.tflite
+	$(BIN)/edgeclf convert models/photo.keras --int8 -o models/photo_int8.tflite
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images $(PHOTOS) --split val \
 		--threads 1,2 --json models/photo_bench.json --plot models/photo_bench.png
 

@@ -74,8 +74,8 @@ DataDir = Annotated[
 ArchOption = Annotated[
     str | None,
     typer.Option(
-        help="tiny, small (default), small-gap, accurate; with --photos: photo (default), "
-        "photo-wide."
+        help="tiny, small (default), small-gap, accurate; with --photos: photo-medium (default), "
+        "photo, photo-wide."
     ),
 ]
 PhotosOption = Annotated[

@@ -92,7 +92,7 @@ class TrainConfig:
             return cls(arch="own-classes", photos=photos, classes=names, **settings)
         if settings.get("background_class"):
             raise EdgeclfError("--background-class goes with --classes or --classes-from-folders")
-        arch = arch or ("photo" if photos else "small")
+        arch = arch or ("photo-medium" if photos else "small")
         known = PHOTO_ARCHITECTURES if photos else ARCHITECTURES
         if arch not in known:
             raise EdgeclfError(f"unknown --arch {arch!r}; choose from {', '.join(known)}")
