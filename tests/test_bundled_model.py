@@ -7,6 +7,8 @@ import pytest
 
 from edgeclf.edge.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier
 
+from conftest import needs_train
+
 
 def test_bundled_int8_model_accuracy_and_size(test_split):
     assert DEFAULT_MODEL.stat().st_size <= 100 * 1024
@@ -32,6 +34,7 @@ def test_full_training_split(full_data_dir):
 
 
 @pytest.mark.slow
+@needs_train
 def test_conversion_of_the_bundled_keras_model_reproduces_it(full_data_dir, tmp_path):
     """`convert` on models/fashion.keras with the recorded settings gives the bundled int8 model."""
     from edgeclf.convert.converter import ConvertOptions, convert
