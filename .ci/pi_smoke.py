@@ -58,10 +58,14 @@ def log(message: str) -> None:
     print(f"pi-smoke: {message}", flush=True)
 
 
-def run(cmd: list[str], what: str, env: dict | None = None, timeout: int = 1800) -> str:
+def run(
+    cmd: list[str], what: str, env: dict | None = None, timeout: int = 1800, cwd: Path | None = None
+) -> str:
     """A host command whose failure means something could not be fetched or unpacked."""
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Skip(f"{what}: {exc}") from None
     if done.returncode:
@@ -114,10 +118,7 @@ class Apt:
     def download(self, arch: str, packages: list[str], into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
         cmd = ["apt-get", *self.options(arch), "download", *packages]
-        done = subprocess.run(cmd, cwd=into, capture_output=True, text=True)
-        if done.returncode:
-            lines = done.stderr.strip().splitlines()
-            raise Skip(f"apt-get download {arch}: {lines[-1] if lines else done.returncode}")
+        run(cmd, f"apt-get download ({arch})", cwd=into)
 
     def closure(self, arch: str, packages: tuple[str, ...]) -> list[str]:
         """The packages and everything they depend on (no recommends), for `arch`."""
@@ -289,11 +290,25 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
     ]
 
 
-def run_steps(prefix: list[str], env: dict, models: str, backend: str, video: Path) -> list[Step]:
+def compared(name: str) -> bool:
+    """The steps whose result must equal the same runtime's on x86: the accuracies."""
+    return name.startswith("bench")
+
+
+def run_steps(
+    prefix: list[str],
+    env: dict,
+    models: str,
+    backend: str,
+    video: Path,
+    only: Callable[[str], bool] = lambda name: True,
+) -> list[Step]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         for name, args, check in steps(video, out):
+            if not only(name):
+                continue
             args = [a.replace("{models}", models) for a in args]
             started = time.perf_counter()
             try:
@@ -359,12 +374,17 @@ def main() -> int:
         env = guest_env(f"{edgeclf}:{targets[backend]}")
         steps_run = run_steps(prefix, env, str(edgeclf / "edgeclf" / "models"), backend, video)
         x86 = x86_prefix(backend)
-        if x86:
-            local = run_steps(x86, guest_env(""), str(ROOT / "models"), backend, video)
-            for step, mine in zip(steps_run, local, strict=True):
-                if step.name.startswith("bench"):
-                    step.x86 = "yes" if step.detail == mine.detail else f"no: x86 {mine.detail}"
-                    step.ok = step.ok and step.detail == mine.detail
+        models = str(ROOT / "models")
+        local = run_steps(x86, guest_env(""), models, backend, video, compared) if x86 else []
+        mine = {r.name: r for r in local}
+        for step in filter(lambda r: compared(r.name), steps_run):
+            theirs = mine.get(step.name)
+            if theirs is None:
+                step.x86 = "no x86 venv to compare with"
+                continue
+            same = step.detail == theirs.detail
+            step.x86 = "yes" if same else f"no: x86 {theirs.detail}"
+            step.ok = step.ok and same
         results += steps_run
     print_table(results)
     size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file() and not f.is_symlink())
