@@ -46,9 +46,8 @@ class NoGarmentReport:
 
 
 def no_garment_views(clf: Classifier, folder: Path) -> tuple[np.ndarray, int]:
-    """The model's views of every image under `folder`, and how many could not be read."""
-    if not folder.is_dir():
-        raise EdgeclfError(f"--no-garment {folder}: not a folder")
+    """The model's views of every image under `folder` (checked to be a folder by
+    `BenchOptions.for_command`, before the accuracy pass), and how many could not be read."""
     views, unreadable = [], 0
     for path, problem in expand_inputs([str(folder)]):
         if problem:
