@@ -1,9 +1,10 @@
 """Cold start of `edgeclf classify one.png` against a bare OpenCV + LiteRT script doing the same.
 
-    python benchmarks/cold_start.py [--runs 15]
+    python benchmarks/cold_start.py [--runs 15] [--breakdown]
 
 Both run the model `classify` uses by default (the bundled photo model). Prints the median wall time
-of each and their ratio (the target is within 1.3x).
+of each and its ratio to the bare script (the target is within 1.3x), and the same for CPU time,
+which a busy neighbour on a shared host disturbs far less.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -38,8 +40,27 @@ print(int(it.get_tensor(out["index"]).argmax()))
 """
 
 
-def median_walls(commands: list[list[str]], runs: int) -> list[float]:
-    """Median wall time of each command, run in turns (a, b, c, a, b, c...) so that a busy spell
+@dataclass
+class Timing:
+    """Medians of one command's runs: wall time, and the CPU time (user + system) its process used,
+    which a busy neighbour on a shared host disturbs far less than the wall clock."""
+
+    wall: float
+    cpu: float
+
+
+def run_once(cmd: list[str], env: dict) -> tuple[float, float]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def median_timings(commands: list[list[str]], runs: int) -> list[Timing]:
+    """Median times of each command, run in turns (a, b, c, a, b, c...) so that a busy spell
     of a shared machine weighs on all of them alike.
 
     Bytecode is compiled first and PYTHONDONTWRITEBYTECODE is dropped, as after a pip install:
@@ -47,38 +68,50 @@ def median_walls(commands: list[list[str]], runs: int) -> list[float]:
     which no user's install does."""
     compileall.compile_dir(ROOT / "edge", quiet=1)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    times: list[list[float]] = [[] for _ in commands]
+    times: list[list[tuple[float, float]]] = [[] for _ in commands]
     for run in range(runs + 1):
         for i, cmd in enumerate(commands):
-            start = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env=env)
-            if run == 0:
-                continue  # the warm-up: page cache and any bytecode still missing
-            times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+            measured = run_once(cmd, env)
+            if run:  # run 0 is the warm-up: page cache and any bytecode still missing
+                times[i].append(measured)
+    return [
+        Timing(statistics.median(t[0] for t in each), statistics.median(t[1] for t in each))
+        for each in times
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the bare script after importing typer, then edgeclf's classify modules",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "one.jpg"
         photo = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
         cv2.imwrite(str(image), cv2.imread(str(photo)))
         edgeclf = str(Path(sys.executable).with_name("edgeclf"))
-        model = str(default_photo_model())
-        bare, cli, table = median_walls(
-            [
-                [sys.executable, "-c", BARE, model, str(image)],
-                [edgeclf, "classify", str(image), "--json"],
-                [edgeclf, "classify", str(image)],
-            ],
-            args.runs,
+        bare = [sys.executable, "-c", BARE, str(default_photo_model()), str(image)]
+        rows = {
+            "bare OpenCV+LiteRT script": bare,
+            "edgeclf classify --json": [edgeclf, "classify", str(image), "--json"],
+            "edgeclf classify (table)": [edgeclf, "classify", str(image)],
+        }
+        if args.breakdown:  # where the difference goes: imports, then the work itself
+            imports = "import edgeclf.edge.cli, edgeclf.edge.classify, edgeclf.edge.photo_recipe\n"
+            rows["bare + import typer"] = [*bare[:2], "import typer\n" + BARE, *bare[3:]]
+            rows["bare + edgeclf's imports"] = [*bare[:2], imports + BARE, *bare[3:]]
+        timings = dict(zip(rows, median_timings(list(rows.values()), args.runs), strict=True))
+    base = timings["bare OpenCV+LiteRT script"]
+    print(f"medians of {args.runs} runs      wall            CPU (user + system)")
+    for name, t in timings.items():
+        print(
+            f"{name:26s} {t.wall * 1000:4.0f} ms {t.wall / base.wall:5.2f}x"
+            f"   {t.cpu * 1000:4.0f} ms {t.cpu / base.cpu:5.2f}x"
         )
-    print(f"bare OpenCV+LiteRT script: {bare * 1000:.0f} ms (median of {args.runs})")
-    print(f"edgeclf classify --json:   {cli * 1000:.0f} ms  ({cli / bare:.2f}x)")
-    print(f"edgeclf classify (table):  {table * 1000:.0f} ms  ({table / bare:.2f}x)")
 
 
 if __name__ == "__main__":

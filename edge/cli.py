@@ -1,6 +1,7 @@
 """The `edgeclf` command line: a table of commands. Each declares its options and hands them to its
 stage, imported lazily, so `classify` starts fast and the edge commands never touch TensorFlow."""
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,9 +26,10 @@ from .cli_options import (
     SplitOption,
     ThreadsOption,
     ThreadSweep,
+    VersionOption,
     with_live_options,
 )
-from .cli_support import fail, require, settings_for, user_errors, version_callback
+from .cli_support import fail, only_the_command_run, require, settings_for, user_errors
 from .errors import EdgeclfError
 
 app = typer.Typer(
@@ -41,14 +43,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def main_options(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="Show the version."
-        ),
-    ] = False,
-) -> None:
+def main_options(version: VersionOption = False) -> None:
     """Garment classifier from desktop training to int8 TFLite on a Raspberry Pi or laptop."""
 
 
@@ -99,7 +94,9 @@ def train(
     ] = None,
     erase_prob: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Share of training images given an erased patch."),
+        typer.Option(
+            min=0.0, max=1.0, help="Fashion-MNIST models: share of images given an erased patch."
+        ),
     ] = 0.25,
     learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 3e-3,
     bf16: Bf16Option = False,
@@ -338,6 +335,7 @@ def serve(
 
 def main() -> None:
     """Console-script entry point."""
+    only_the_command_run(app, sys.argv)
     app()
 
 

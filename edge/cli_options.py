@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from .cli_support import version_callback
 from .errors import EdgeclfError
 
 
@@ -42,6 +43,10 @@ def parse_region(text: str) -> Region:
         raise typer.BadParameter(str(exc).removeprefix("--roi ")) from None
 
 
+VersionOption = Annotated[
+    bool,
+    typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+]
 ModelOption = Annotated[
     Path | None,
     typer.Option(

@@ -63,3 +63,17 @@ def settings_for(config: type, options: dict) -> dict:
     (configs are saved as JSON)."""
     names = {f.name for f in dataclasses.fields(config)}
     return {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if k in names}
+
+
+def only_the_command_run(app: typer.Typer, argv: list[str]) -> None:
+    """Keep only the command this process runs in `app`, so typer builds that command's options
+    alone: building all of them took about 5 ms of every start. Without a known command name
+    first (`--help`, `--version`, a typo) the whole table stays, for the listing and suggestions."""
+    name = argv[1] if len(argv) > 1 else None
+    chosen = [
+        command
+        for command in app.registered_commands
+        if (command.name or typer.main.get_command_name(command.callback.__name__)) == name
+    ]
+    if chosen:
+        app.registered_commands = chosen

@@ -76,6 +76,11 @@ class TrainConfig:
         from . import own_classes
         from .architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
 
+        if photos and settings.get("teacher"):
+            # Soft targets would blur the set-valued labels the photo loss relies on.
+            raise EdgeclfError(
+                "--teacher distils Fashion-MNIST models; it does not work with --photos"
+            )
         if classes or classes_from_folders:
             if not photos:
                 raise EdgeclfError("--classes and --classes-from-folders need --photos DIR")
