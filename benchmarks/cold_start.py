@@ -94,16 +94,20 @@ def main() -> None:
         photo = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
         cv2.imwrite(str(image), cv2.imread(str(photo)))
         edgeclf = str(Path(sys.executable).with_name("edgeclf"))
-        bare = [sys.executable, "-c", BARE, str(default_photo_model()), str(image)]
+
+        def bare(imports: str = "") -> list[str]:
+            """The bare script, after `imports` when the breakdown asks for them."""
+            return [sys.executable, "-c", imports + BARE, str(default_photo_model()), str(image)]
+
         rows = {
-            "bare OpenCV+LiteRT script": bare,
+            "bare OpenCV+LiteRT script": bare(),
             "edgeclf classify --json": [edgeclf, "classify", str(image), "--json"],
             "edgeclf classify (table)": [edgeclf, "classify", str(image)],
         }
         if args.breakdown:  # where the difference goes: imports, then the work itself
-            imports = "import edgeclf.edge.cli, edgeclf.edge.classify, edgeclf.edge.photo_recipe\n"
-            rows["bare + import typer"] = [*bare[:2], "import typer\n" + BARE, *bare[3:]]
-            rows["bare + edgeclf's imports"] = [*bare[:2], imports + BARE, *bare[3:]]
+            modules = "edgeclf.edge.cli, edgeclf.edge.classify, edgeclf.edge.photo_recipe"
+            rows["bare + import typer"] = bare("import typer\n")
+            rows["bare + edgeclf's imports"] = bare(f"import {modules}\n")
         timings = dict(zip(rows, median_timings(list(rows.values()), args.runs), strict=True))
     base = timings["bare OpenCV+LiteRT script"]
     print(f"medians of {args.runs} runs      wall            CPU (user + system)")
