@@ -6,8 +6,7 @@ TensorFlow is imported only when it is asked for or nothing lighter is installed
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ModelError
 
@@ -19,8 +18,9 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
+    """An interpreter module found, and what edgeclf takes from it."""
+
     name: str
     interpreter_class: Any
     load_delegate: Any

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,8 +36,9 @@ def load_classifier(
     return Classifier(model or default_photo_model(), backend, threads, delegate)
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(NamedTuple):
+    """One input or output tensor: where it is, its shape and dtype, and its quantization."""
+
     index: int
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -171,7 +172,7 @@ class Classifier:
             contract = InputContract(recipe=PHOTO, size=shape[0], channels=3)
         outputs = self.output.shape[-1]
         if not self.card and outputs != len(contract.classes):  # no names: numbered classes
-            contract = replace(contract, classes=tuple(f"class {i}" for i in range(outputs)))
+            contract = contract._replace(classes=tuple(f"class {i}" for i in range(outputs)))
         expected = contract.shape if contract.channels == 3 else (*contract.shape, 1)
         if shape not in (expected, contract.shape):
             said = "its card says" if self.card else "expected"

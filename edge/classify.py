@@ -8,8 +8,8 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -22,8 +22,9 @@ from .inputs import expand_inputs
 from .prediction import Failure, Result
 
 
-@dataclass
-class ClassifyOptions:
+class ClassifyOptions(NamedTuple):
+    """What `classify` was asked for."""
+
     top_k: int = 3
     raw: bool = False
     save_input: Path | None = None

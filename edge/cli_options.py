@@ -6,9 +6,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
@@ -147,8 +146,7 @@ ThreadSweep = Annotated[
 ]
 
 
-@dataclass
-class LiveArgs:
+class LiveArgs(NamedTuple):
     """What `camera` and `serve` were told about the source, the model and the loop."""
 
     source: str

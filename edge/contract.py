@@ -10,7 +10,7 @@ A card written before the contract existed describes a 28x28 Fashion-MNIST model
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,9 @@ RECIPES = (FASHION_MNIST, PHOTO)
 LEGACY_RECIPES = {"fashion-mnist-paper": FASHION_MNIST}
 
 
-@dataclass(frozen=True)
-class InputContract:
+class InputContract(NamedTuple):
+    """What a model's input is, and the recipe that turns a photo into it."""
+
     recipe: str = FASHION_MNIST
     size: int = 28
     channels: int = 1
