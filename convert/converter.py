@@ -15,7 +15,7 @@ from ..edge.atomic import check_writable_file, write_bytes, write_text
 from ..edge.card import CARD_FORMAT, card_path, read_json_card, sha256_of, training_card_path
 from ..edge.classes import NUM_CLASSES
 from ..edge.classifier import Classifier
-from ..edge.contract import PHOTO, InputContract
+from ..edge.contract import FASHION_MNIST, PHOTO, InputContract
 from ..edge.errors import EdgeclfError, ModelError, first_line
 from ..edge.keras_io import load_keras_model
 from ..edge.photoset import set_correct
@@ -26,13 +26,16 @@ MODES = ("float", "fp16", "dynamic", "int8")
 IO_TYPES = ("int8", "uint8", "float")
 # Ops allowed to touch float tensors in an int8 model: only the I/O boundary (with --io float).
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+# Calibration images by recipe: the photo model's int8 lost 0.53 points of real photos with 500,
+# 0.17 with 1,000 (half real photos, half rendered crops).
+CALIB_SAMPLES = {PHOTO: 1000, FASHION_MNIST: 500}
 
 
 @dataclass
 class ConvertOptions:
     mode: str = "int8"
     io: str = "int8"
-    calib_samples: int = 500
+    calib_samples: int | None = None  # None: CALIB_SAMPLES for the model's recipe
     seed: int = 0
     data_dir: str | None = None
     max_drop: float = 0.5
@@ -177,8 +180,9 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     split = (training or {}).get("validation")
     calib = None
     if opts.mode == "int8":
+        samples = opts.calib_samples or CALIB_SAMPLES[contract.recipe]
         calib = data.calibration_views(
-            contract, opts.calib_samples, opts.seed, opts.data_dir, photos, split or {}
+            contract, samples, opts.seed, opts.data_dir, photos, split or {}
         )
     io = opts.io if opts.mode == "int8" else "float"
     tflite_bytes = to_tflite(model, opts.mode, io, calib)

@@ -19,6 +19,7 @@ from .cli_options import (
     DelegateOption,
     FlipAverageOption,
     ImagesOption,
+    LabelHeadOption,
     LabelOption,
     LiveArgs,
     ModelOption,
@@ -61,6 +62,7 @@ def train(
     render_per_class: Annotated[
         int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
     ] = 600,
+    label_head: LabelHeadOption = None,
     classes: ClassesOption = None,
     classes_from_folders: Annotated[
         bool,
@@ -147,8 +149,9 @@ def convert(
     ] = False,
     io: Annotated[str, typer.Option(help="int8 model I/O type: int8, uint8 or float.")] = "int8",
     calib_samples: Annotated[
-        int, typer.Option(min=10, help="Training images to calibrate int8 ranges on.")
-    ] = 500,
+        int | None,
+        typer.Option(min=10, help="Images to calibrate int8 on [default: photo 1000, 28x28 500]."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the calibration sample.")] = 0,
     max_drop: Annotated[
         float, typer.Option(help="Fail when TFLite accuracy is this many points below float.")

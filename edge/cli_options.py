@@ -136,6 +136,16 @@ ClassesOption = Annotated[
     str | None,
     typer.Option(help="Comma-separated class names: for --collect keys 1-9, or for training."),
 ]
+LabelHeadOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--label-head/--no-label-head",
+        help="Ten-class photo models (on by default): also learn the photo folder's own labels "
+        "(Hoodie, Longsleeve, Shorts...) with a second head while training; the saved model "
+        "has no such head.",
+        show_default=False,
+    ),
+]
 LabelOption = Annotated[
     str | None,
     typer.Option(help="Headless --collect: save every --every-th frame under this class."),

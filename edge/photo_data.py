@@ -25,14 +25,23 @@ class PhotoArrays:
     views: np.ndarray
     allowed: np.ndarray
     readable: np.ndarray | None = None  # per input photo: was it read (None: all were)
+    labels: np.ndarray | None = None  # per view: its photo label's index for train's label head
 
     def __len__(self) -> int:
         return len(self.views)
 
     def __add__(self, other: PhotoArrays) -> PhotoArrays:
+        labels = None
+        if self.labels is not None or other.labels is not None:  # -1: a view without a label
+            labels = np.concatenate([self._labels_or_none(), other._labels_or_none()])
         return PhotoArrays(
-            np.concatenate([self.views, other.views]), np.concatenate([self.allowed, other.allowed])
+            np.concatenate([self.views, other.views]),
+            np.concatenate([self.allowed, other.allowed]),
+            labels=labels,
         )
+
+    def _labels_or_none(self) -> np.ndarray:
+        return self.labels if self.labels is not None else np.full(len(self), -1)
 
 
 def photo_views(photos: PhotoSet, contract: InputContract) -> Iterator[np.ndarray | None]:

@@ -59,6 +59,8 @@ def test_readme_results_quote_the_bundled_benchmark():
     results = readme.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
     bench = json.loads((MODELS_DIR / "bench.json").read_text())
     assert f"{bench['accuracy']:.2%}".replace("%", " %") in results
+    photo_bench = json.loads((MODELS_DIR / "photo_bench.json").read_text())
+    assert f"**{photo_bench['accuracy']:.2%}**".replace("%", " %") in results
     assert "](models/bench.png)" in results and (MODELS_DIR / "bench.png").is_file()
     assert "edgeclf bench --compare" in results and "edgeclf train" in results
 

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..edge.classes import fold
 from ..edge.contract import PHOTO, InputContract
 from ..edge.errors import DataError
 from ..edge.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
-from ..edge.photoset import PhotoSet, mapping_for
+from ..edge.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
 
 TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
 TEST_RENDER_SEED = 1234
+UNSURE_LABELS = frozenset({"notsure", "skip"})  # photo labels that name nothing (folded)
+LABEL_HEAD_WEIGHT = 0.5  # the label head's share of the loss, beside the classes' set loss
 
 
 def make_photo_augmenter(cfg):
@@ -57,18 +60,75 @@ def set_loss(cfg):
     return set_cross_entropy
 
 
-def _set_accuracy(allowed, logits):
+def set_loss_with_label_head(cfg, classes: int):
+    """The set loss on the first `classes` logits, plus cross-entropy of the photo labels on the
+    rest. Targets are [allowed classes | one-hot photo label]; a view with no class (a Shorts
+    photo) or no label (a rendered crop) adds nothing to the part it lacks."""
     from keras import ops
 
-    best = ops.argmax(logits, axis=-1)
-    return ops.take_along_axis(allowed, ops.expand_dims(best, -1), axis=-1)[..., 0]
+    set_cross_entropy = set_loss(cfg)
+
+    def set_and_label_cross_entropy(targets, logits):
+        logits = ops.cast(logits, "float32")
+        allowed, labels = targets[:, :classes], targets[:, classes:]
+        has_class = ops.any(allowed > 0, axis=-1)
+        on_classes = ops.where(has_class, set_cross_entropy(allowed, logits[:, :classes]), 0.0)
+        label_logits = logits[:, classes:]
+        on_labels = ops.logsumexp(label_logits, axis=-1) - ops.sum(labels * label_logits, axis=-1)
+        on_labels = ops.where(ops.sum(labels, axis=-1) > 0, on_labels, 0.0)
+        return on_classes + LABEL_HEAD_WEIGHT * on_labels
+
+    return set_and_label_cross_entropy
 
 
-def set_accuracy_metric():
-    """Top-1 counted right when it is any member of the set (named `accuracy` for the curves)."""
+def set_accuracy_metric(classes: int | None = None):
+    """Top-1 counted right when it is any member of the set (named `accuracy` for the curves);
+    with a label head, over the first `classes` logits only."""
     import keras
+    from keras import ops
 
-    return keras.metrics.MeanMetricWrapper(_set_accuracy, name="accuracy")
+    def set_accuracy(allowed, logits):
+        if classes is not None:
+            allowed, logits = allowed[:, :classes], logits[:, :classes]
+        best = ops.expand_dims(ops.argmax(logits, axis=-1), -1)
+        return ops.take_along_axis(allowed, best, axis=-1)[..., 0]
+
+    return keras.metrics.MeanMetricWrapper(set_accuracy, name="accuracy")
+
+
+def with_label_head(core, labels: int):
+    """The core's class logits and, from the same features, logits for the photo labels: one
+    output, [classes | labels]. Only `core` is saved, so the deployed model has no label head."""
+    import keras
+    from keras import layers
+
+    features = core.get_layer("dropout").output
+    label_logits = layers.Dense(labels, name="photo_label_logits")(features)
+    both = layers.Concatenate(name="classes_and_labels")([core.output, label_logits])
+    return keras.Model(core.input, both, name=f"{core.name}_with_label_head")
+
+
+def unlabelled_training_photos(root: Path, contract: InputContract, cfg, val_set: PhotoSet):
+    """The photos whose label names no class (Shorts, Hat...) but something, from senders on the
+    training side of the split (and none in `val_set`): the label head learns from them too."""
+    items = read_items(root)
+    train_idx, _ = group_split(np.array([i.group for i in items]), cfg.val_fraction, cfg.seed)
+    mapping = mapping_for(contract.classes)
+    has_class = label_sets([i.label for i in items], contract.classes, mapping).any(1)
+    val_groups = set(val_set.groups.tolist())
+    kept = [
+        items[i]
+        for i in train_idx
+        if not has_class[i]
+        and fold(items[i].label) not in UNSURE_LABELS
+        and items[i].group not in val_groups
+    ]
+    no_classes = np.zeros((len(kept), len(contract.classes)), bool)
+    return PhotoSet(root, kept, contract.classes, no_classes)
+
+
+def label_indices(photos: PhotoSet, names: tuple[str, ...]) -> np.ndarray:
+    return np.array([names.index(item.label) for item in photos.items], np.int64)
 
 
 def photo_contract(cfg, classes: tuple[str, ...]) -> InputContract:
@@ -86,15 +146,25 @@ def prepare_photo_data(cfg, contract: InputContract):
     if cfg.per_class:
         train_set = at_most_per_class(train_set, cfg.per_class, cfg.seed)
     counts = check_classes(train_set, val_set, own=bool(cfg.classes))
+    extra_set = unlabelled_training_photos(root, contract, cfg, val_set) if cfg.label_head else None
+    sets = [train_set, val_set, *([extra_set] if extra_set is not None else [])]
     with Progress(transient=True) as progress:
-        task = progress.add_task("reading photos", total=len(train_set) + len(val_set))
+        task = progress.add_task("reading photos", total=sum(map(len, sets)))
         advance = lambda n: progress.advance(task, n)  # noqa: E731
-        train = photo_arrays(train_set, contract, advance)
-        val = photo_arrays(val_set, contract, advance)
-    for arrays, photos in ((train, train_set), (val, val_set)):
-        bad = [item.path for item, ok in zip(photos.items, arrays.readable, strict=True) if not ok]
+        arrays = [photo_arrays(photos, contract, advance) for photos in sets]
+    for arrays_read, photos in zip(arrays, sets, strict=True):
+        bad = [i.path for i, ok in zip(photos.items, arrays_read.readable, strict=True) if not ok]
         if bad:  # before any training: a broken file is a mistake to fix, not a photo to skip
             raise DataError(f"{len(bad)} unreadable image(s), e.g. {bad[0]}; fix or remove them")
+    train, val = arrays[0], arrays[1]
+    label_names: tuple[str, ...] = ()
+    if extra_set is not None:
+        label_names = tuple(sorted({i.label for i in train_set.items + extra_set.items}))
+        train.labels = label_indices(train_set, label_names)
+        extra = arrays[2]
+        extra.labels = label_indices(extra_set, label_names)
+        train = train + extra
+    real_views = len(train)
     if cfg.render_per_class:
         train = train + rendered_fashion_mnist(
             "train", cfg.render_per_class, contract, cfg.seed, cfg.data_dir
@@ -112,9 +182,11 @@ def prepare_photo_data(cfg, contract: InputContract):
         "train_photos": len(train_set),
         "val_photos": len(val_set),
         "val_senders": len(set(val_set.groups.tolist())),
-        "rendered_fashion_mnist": len(train) - len(train_set),
+        "rendered_fashion_mnist": len(train) - real_views,
         "skipped_labels": dict(train_set.skipped.most_common()),
     }
+    if label_names:
+        seen["label_head"] = {"labels": list(label_names), "photos_without_class": len(extra_set)}
     return train, val, test, seen
 
 

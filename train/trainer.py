@@ -52,6 +52,7 @@ class TrainConfig:
     size: int = 64
     val_fraction: float = 0.15
     render_per_class: int = 600
+    label_head: bool = False  # a second head on the photo folder's own labels, for training only
     # Classes of your own (--classes, --classes-from-folders): a new head on a photo model.
     classes: list[str] | None = None
     background_class: str | None = None  # the class of no-garment frames, among `classes`
@@ -81,6 +82,13 @@ class TrainConfig:
             raise EdgeclfError(
                 "--teacher distils Fashion-MNIST models; it does not work with --photos"
             )
+        own = bool(classes or classes_from_folders)
+        if settings.get("label_head") and (not photos or own):
+            raise EdgeclfError(
+                "--label-head is for ten-class photo models (--photos, no --classes)"
+            )
+        if settings.get("label_head") is None:  # on where it applies: ten-class photo models
+            settings["label_head"] = bool(photos) and not own
         if classes or classes_from_folders:
             if not photos:
                 raise EdgeclfError("--classes and --classes-from-folders need --photos DIR")
@@ -136,22 +144,29 @@ def make_augmenter(cfg: TrainConfig):
     return keras.Sequential(steps, name="augment")
 
 
-def make_training_model(core, cfg: TrainConfig, steps_per_epoch: int):
-    """Wrap the core model with augmentation and compile it with AdamW + warm-up cosine."""
+def make_training_model(core, cfg: TrainConfig, steps_per_epoch: int, labels: int = 0):
+    """Wrap the core model with augmentation (and a head for `labels` photo labels) and compile
+    it with AdamW + warm-up cosine."""
     import keras
 
     inputs = keras.Input(core.input_shape[1:], dtype="float32")
+    net = core
     if cfg.is_photo:
-        from .photo_training import make_photo_augmenter, set_accuracy_metric, set_loss
+        from . import photo_training as pt
 
-        augmenter, loss = make_photo_augmenter(cfg), set_loss(cfg)
-        metrics = [set_accuracy_metric()]
+        augmenter, loss, metrics = pt.make_photo_augmenter(cfg), pt.set_loss(cfg), None
+        if labels:
+            classes = core.output_shape[-1]
+            net = pt.with_label_head(core, labels)
+            loss = pt.set_loss_with_label_head(cfg, classes)
+            metrics = [pt.set_accuracy_metric(classes)]
+        metrics = metrics or [pt.set_accuracy_metric()]
     else:
         augmenter, metrics = make_augmenter(cfg), ["accuracy"]
         loss = keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=cfg.label_smoothing
         )
-    train_model = keras.Model(inputs, core(augmenter(inputs)), name="trainer")
+    train_model = keras.Model(inputs, net(augmenter(inputs)), name="trainer")
     total = max(1, cfg.epochs * steps_per_epoch)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total // 2)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -310,7 +325,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         core, backbone = with_new_head(base, len(cfg.classes))
     else:
         core = architectures.build(cfg.arch, cfg.size, len(data.contract.classes))
-    train_model = make_training_model(core, cfg, steps)
+    labels = len(data.label_names)
+    train_model = make_training_model(core, cfg, steps, labels)
+    y_val = np.concatenate([data.y_val, np.zeros((len(data.y_val), labels), np.float32)], axis=1)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / CHECKPOINT_DIR)),
         EpochTimer(),
@@ -328,7 +345,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         y_train,
         batch_size=cfg.batch_size,
         epochs=cfg.epochs,
-        validation_data=(data.x_val, data.y_val),
+        validation_data=(data.x_val, y_val),
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )

@@ -53,6 +53,7 @@ class TrainingData:
     test_name: str
     contract: InputContract
     seen: dict
+    label_names: tuple[str, ...] = ()  # photo labels of train's label head: y_train's last columns
 
 
 def prepare_fashion_mnist(cfg) -> TrainingData:
@@ -69,9 +70,10 @@ def prepare_photo(cfg) -> TrainingData:
     contract = photo_contract(cfg, tuple(cfg.classes or CLASS_NAMES))
     train, val, test, seen = prepare_photo_data(cfg, contract)
     as_float = lambda a: a.views.astype("float32")  # noqa: E731
+    label_names = tuple(seen.get("label_head", {}).get("labels", ()))
     return TrainingData(
         as_float(train),
-        train.allowed,
+        with_label_targets(train.allowed, train.labels, len(label_names)),
         as_float(val),
         val.allowed,
         as_float(test),
@@ -79,4 +81,15 @@ def prepare_photo(cfg) -> TrainingData:
         "validation photos" if cfg.classes else "fashion-mnist test rendered as photos",
         contract,
         seen,
+        label_names,
     )
+
+
+def with_label_targets(allowed: np.ndarray, labels: np.ndarray | None, count: int) -> np.ndarray:
+    """[allowed classes | one-hot photo label] for a label head (no label: a row of zeros)."""
+    if not count:
+        return allowed
+    onehot = np.zeros((len(allowed), count), np.float32)
+    known = np.flatnonzero(labels >= 0)
+    onehot[known, labels[known]] = 1.0
+    return np.concatenate([allowed, onehot], axis=1)
