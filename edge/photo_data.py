@@ -33,14 +33,14 @@ class PhotoArrays:
     def __add__(self, other: PhotoArrays) -> PhotoArrays:
         labels = None
         if self.labels is not None or other.labels is not None:  # -1: a view without a label
-            labels = np.concatenate([self._labels_or_none(), other._labels_or_none()])
+            labels = np.concatenate([self._labels_or_missing(), other._labels_or_missing()])
         return PhotoArrays(
             np.concatenate([self.views, other.views]),
             np.concatenate([self.allowed, other.allowed]),
             labels=labels,
         )
 
-    def _labels_or_none(self) -> np.ndarray:
+    def _labels_or_missing(self) -> np.ndarray:
         return self.labels if self.labels is not None else np.full(len(self), -1)
 
 

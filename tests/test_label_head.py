@@ -57,7 +57,7 @@ def write_photo_folder(folder, rows: list[tuple[str, str]]) -> None:
 @needs_train
 def test_photos_without_a_class_come_from_training_senders_only(tmp_path):
     from edgeclf.edge.photoset import group_split
-    from edgeclf.train.photo_training import unlabelled_training_photos
+    from edgeclf.train.photo_training import training_photos_without_class
 
     labels = ("T-Shirt", "Shorts", "Hat", "Not sure", "Skip", "Shoes")
     rows = [(f"s{s}", label) for s in range(12) for label in labels]
@@ -70,7 +70,7 @@ def test_photos_without_a_class_come_from_training_senders_only(tmp_path):
     _, val_idx = group_split(groups, cfg.val_fraction, cfg.seed)
     val_side = set(groups[val_idx].tolist())
     assert set(val_set.groups.tolist()) < val_side  # some shorts-only senders are val-side too
-    extra = unlabelled_training_photos(tmp_path, contract, cfg, val_set)
+    extra = training_photos_without_class(tmp_path, contract, cfg, val_set)
     assert {item.label for item in extra.items} == {"Shorts", "Hat"}
     assert {item.group for item in extra.items} == set(groups.tolist()) - val_side
     assert not extra.allowed.any()
@@ -80,7 +80,7 @@ def test_photos_without_a_class_come_from_training_senders_only(tmp_path):
 def test_a_validation_sender_stays_out_even_when_a_tiny_folder_picks_validation_by_hand(tmp_path):
     # No sender hashes under 0.1, so each split falls back to its lowest hash: among the senders
     # with a class that is s1, among all it is shorts-only2. s1's Shorts must still stay out.
-    from edgeclf.train.photo_training import unlabelled_training_photos
+    from edgeclf.train.photo_training import training_photos_without_class
 
     rows = [(s, label) for s in ("s1", "s2") for label in ("T-Shirt", "Shorts")]
     write_photo_folder(tmp_path, [*rows, ("shorts-only2", "Shorts")])
@@ -88,7 +88,7 @@ def test_a_validation_sender_stays_out_even_when_a_tiny_folder_picks_validation_
     cfg = SimpleNamespace(val_fraction=0.1, seed=0)
     _, val_set = split_photos(tmp_path, contract, cfg.val_fraction, cfg.seed)
     assert set(val_set.groups.tolist()) == {"s1"}
-    extra = unlabelled_training_photos(tmp_path, contract, cfg, val_set)
+    extra = training_photos_without_class(tmp_path, contract, cfg, val_set)
     assert [item.group for item in extra.items] == ["s2"]
 
 

@@ -108,7 +108,7 @@ def with_label_head(core, labels: int):
     return keras.Model(core.input, both, name=f"{core.name}_with_label_head")
 
 
-def unlabelled_training_photos(root: Path, contract: InputContract, cfg, val_set: PhotoSet):
+def training_photos_without_class(root: Path, contract: InputContract, cfg, val_set: PhotoSet):
     """The photos whose label names no class (Shorts, Hat...) but something, from senders on the
     training side of the split (and none in `val_set`): the label head learns from them too."""
     items = read_items(root)
@@ -146,7 +146,9 @@ def prepare_photo_data(cfg, contract: InputContract):
     if cfg.per_class:
         train_set = at_most_per_class(train_set, cfg.per_class, cfg.seed)
     counts = check_classes(train_set, val_set, own=bool(cfg.classes))
-    extra_set = unlabelled_training_photos(root, contract, cfg, val_set) if cfg.label_head else None
+    extra_set = (
+        training_photos_without_class(root, contract, cfg, val_set) if cfg.label_head else None
+    )
     sets = [train_set, val_set, *([extra_set] if extra_set is not None else [])]
     with Progress(transient=True) as progress:
         task = progress.add_task("reading photos", total=sum(map(len, sets)))
