@@ -61,7 +61,7 @@ def train(
     ] = 64,
     render_per_class: Annotated[
         int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
-    ] = 600,
+    ] = 700,
     label_head: LabelHeadOption = None,
     classes: ClassesOption = None,
     classes_from_folders: Annotated[
@@ -150,7 +150,7 @@ def convert(
     io: Annotated[str, typer.Option(help="int8 model I/O type: int8, uint8 or float.")] = "int8",
     calib_samples: Annotated[
         int | None,
-        typer.Option(min=10, help="Images to calibrate int8 on [default: photo 1000, 28x28 500]."),
+        typer.Option(min=10, help="Images to calibrate int8 on [default: photo 2000, 28x28 500]."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the calibration sample.")] = 0,
     max_drop: Annotated[

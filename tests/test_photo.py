@@ -247,7 +247,7 @@ def test_train_photos_convert_classify_end_to_end(tmp_path, mini_dir):
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["preprocessing"]["recipe"] == PHOTO and card["input"]["shape"] == [1, 32, 32, 3]
     assert card["validation"]["split"] == "sender"
-    assert card["quantization"]["calibration"]["samples"] > 500  # photo default: 1000 (mini: 600)
+    assert card["quantization"]["calibration"]["samples"] > 500  # photo default: 2000
     result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"), "--json", env=env)
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 40 and all(r["label"] in CLASS_NAMES for r in rows)

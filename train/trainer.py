@@ -51,7 +51,7 @@ class TrainConfig:
     photos: str | None = None
     size: int = 64
     val_fraction: float = 0.15
-    render_per_class: int = 600
+    render_per_class: int = 700
     label_head: bool = False  # a second head on the photo folder's own labels, for training only
     # Classes of your own (--classes, --classes-from-folders): a new head on a photo model.
     classes: list[str] | None = None
