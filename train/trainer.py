@@ -19,7 +19,7 @@ from ..edge.errors import EdgeclfError, first_line
 from ..edge.metrics import per_class_accuracy
 from ..edge.quiet import quiet_tensorflow
 from .photo_training import photo_val_metrics, training_card
-from .training_data import prepare_fashion_mnist, prepare_photo
+from .training_data import prepare_fashion_mnist, prepare_photo, with_label_targets
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -154,13 +154,14 @@ def make_training_model(core, cfg: TrainConfig, steps_per_epoch: int, labels: in
     if cfg.is_photo:
         from . import photo_training as pt
 
-        augmenter, loss, metrics = pt.make_photo_augmenter(cfg), pt.set_loss(cfg), None
+        augmenter = pt.make_photo_augmenter(cfg)
         if labels:
             classes = core.output_shape[-1]
             net = pt.with_label_head(core, labels)
             loss = pt.set_loss_with_label_head(cfg, classes)
             metrics = [pt.set_accuracy_metric(classes)]
-        metrics = metrics or [pt.set_accuracy_metric()]
+        else:
+            loss, metrics = pt.set_loss(cfg), [pt.set_accuracy_metric()]
     else:
         augmenter, metrics = make_augmenter(cfg), ["accuracy"]
         loss = keras.losses.CategoricalCrossentropy(
@@ -327,7 +328,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         core = architectures.build(cfg.arch, cfg.size, len(data.contract.classes))
     labels = len(data.label_names)
     train_model = make_training_model(core, cfg, steps, labels)
-    y_val = np.concatenate([data.y_val, np.zeros((len(data.y_val), labels), np.float32)], axis=1)
+    y_val = with_label_targets(data.y_val, None, labels)  # validation photos carry no photo label
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / CHECKPOINT_DIR)),
         EpochTimer(),

@@ -86,10 +86,12 @@ def prepare_photo(cfg) -> TrainingData:
 
 
 def with_label_targets(allowed: np.ndarray, labels: np.ndarray | None, count: int) -> np.ndarray:
-    """[allowed classes | one-hot photo label] for a label head (no label: a row of zeros)."""
+    """[allowed classes | one-hot photo label] for a label head (no label, or `labels` None: a row
+    of zeros)."""
     if not count:
         return allowed
     onehot = np.zeros((len(allowed), count), np.float32)
-    known = np.flatnonzero(labels >= 0)
-    onehot[known, labels[known]] = 1.0
+    if labels is not None:
+        known = np.flatnonzero(labels >= 0)
+        onehot[known, labels[known]] = 1.0
     return np.concatenate([allowed, onehot], axis=1)
