@@ -223,8 +223,8 @@ def install_edgeclf(emulator: Emulator) -> None:
 def demo_video(cache: Path) -> Path:
     path = cache / "garments.mp4"
     if not path.is_file():
-        from edgeclf.edge.dataset import load_split
-        from edgeclf.edge.synthetic import write_demo_video
+        from edgeclf.edge.datasets.fashion_mnist import load_split
+        from edgeclf.edge.datasets.synthetic import write_demo_video
 
         write_demo_video(path, load_split("test", download=False).images[:6], frames_per_garment=5)
     return path
@@ -335,7 +335,7 @@ def x86_prefix(backend: str) -> list[str] | None:
     tflite-runtime venv that `make test-tflite` builds."""
     venv = ROOT / (".venv" if backend == "litert" else ".venv-tflite")
     python = venv / "bin" / "python"
-    return [str(python), "-m", "edgeclf.edge.cli"] if python.is_file() else None
+    return [str(python), "-m", "edgeclf.edge.cli.app"] if python.is_file() else None
 
 
 def print_table(results: list[Step]) -> None:
@@ -369,7 +369,7 @@ def main() -> int:
     results: list[Step] = []
     for backend in targets:
         log(f"running the steps on emulated aarch64 with {backend}")
-        prefix = [*emulator.python(), "-m", "edgeclf.edge.cli"]
+        prefix = [*emulator.python(), "-m", "edgeclf.edge.cli.app"]
         edgeclf = emulator.root / "opt" / "edgeclf"
         env = guest_env(f"{edgeclf}:{targets[backend]}")
         steps_run = run_steps(prefix, env, str(edgeclf / "edgeclf" / "models"), backend, video)

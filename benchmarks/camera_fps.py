@@ -14,11 +14,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from edgeclf.edge.camera import CameraOptions, run_camera
-from edgeclf.edge.classifier import Classifier, default_photo_model
-from edgeclf.edge.dataset import load_split
-from edgeclf.edge.stream import LiveOptions
-from edgeclf.edge.synthetic import write_demo_video
+from edgeclf.edge.datasets.fashion_mnist import load_split
+from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.live.camera import CameraOptions, run_camera
+from edgeclf.edge.live.stream import LiveOptions
+from edgeclf.edge.runtime.classifier import Classifier, default_photo_model
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cv2
 
-from edgeclf.edge.classifier import default_photo_model
+from edgeclf.edge.runtime.classifier import default_photo_model
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = """
@@ -107,8 +107,8 @@ def main() -> None:
         if args.breakdown:  # where the difference goes: imports, then the work itself
             rows["bare + import typer"] = bare("import typer\n")
             rows["bare + edgeclf's imports"] = bare(  # loaded as the console script loads them
-                "from edgeclf.edge.entry import load_command_line\nload_command_line()\n"
-                "import edgeclf.edge.classify, edgeclf.edge.photo_recipe\n"
+                "from edgeclf.edge.cli.entry import load_command_line\nload_command_line()\n"
+                "import edgeclf.edge.classify.run, edgeclf.edge.recipes.photo\n"
             )
         timings = dict(zip(rows, median_timings(list(rows.values()), args.runs), strict=True))
     base = timings["bare OpenCV+LiteRT script"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeclf.edge.photo_recipe import MIN_CONTRAST, border_colour, garment_box
-from edgeclf.edge.photoset import group_split
+from edgeclf.edge.datasets.photoset import group_split
+from edgeclf.edge.recipes.photo import MIN_CONTRAST, border_colour, garment_box
 
 LABEL = "Background"
 MIN_SIDE = 48  # pixels: smaller strips are too little floor to call a frame

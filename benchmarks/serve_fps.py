@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from edgeclf.edge.classifier import Classifier
-from edgeclf.edge.dataset import load_split
-from edgeclf.edge.live import LiveService
-from edgeclf.edge.server import create_app
-from edgeclf.edge.stream import LiveOptions
-from edgeclf.edge.synthetic import write_demo_video
+from edgeclf.edge.datasets.fashion_mnist import load_split
+from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.live.service import LiveService
+from edgeclf.edge.live.stream import LiveOptions
+from edgeclf.edge.runtime.classifier import Classifier
+from edgeclf.edge.serve.app import create_app
 
 
 def count_frames(url: str, seconds: float, out: list[int]) -> None:

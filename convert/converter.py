@@ -12,15 +12,21 @@ import numpy as np
 
 from ..edge import __version__
 from ..edge.atomic import check_writable_file, write_bytes, write_text
-from ..edge.card import CARD_FORMAT, card_path, read_json_card, sha256_of, training_card_path
-from ..edge.classes import NUM_CLASSES
-from ..edge.classifier import Classifier
-from ..edge.contract import FASHION_MNIST, PHOTO, InputContract
+from ..edge.datasets.photoset import set_correct
 from ..edge.errors import EdgeclfError, ModelError, first_line
-from ..edge.keras_io import load_keras_model
-from ..edge.photoset import set_correct
 from ..edge.quiet import captured_fds, quiet_tensorflow
+from ..edge.runtime.card import (
+    CARD_FORMAT,
+    card_path,
+    read_json_card,
+    sha256_of,
+    training_card_path,
+)
+from ..edge.runtime.classes import NUM_CLASSES
+from ..edge.runtime.classifier import Classifier
+from ..edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
 from . import data
+from .keras_io import load_keras_model
 
 MODES = ("float", "fp16", "dynamic", "int8")
 IO_TYPES = ("int8", "uint8", "float")

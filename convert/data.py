@@ -14,11 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..edge.classes import CLASS_NAMES
-from ..edge.contract import PHOTO, InputContract
-from ..edge.dataset import load_split, load_subset
+from ..edge.datasets.fashion_mnist import load_split, load_subset
+from ..edge.datasets.photo_data import (
+    PhotoArrays,
+    photo_arrays,
+    rendered_fashion_mnist,
+    split_photos,
+)
 from ..edge.errors import EdgeclfError
-from ..edge.photo_data import PhotoArrays, photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.runtime.classes import CLASS_NAMES
+from ..edge.runtime.contract import PHOTO, InputContract
 
 VERIFY_RENDER_PER_CLASS = 300
 VERIFY_RENDER_SEED = 1234  # the same rendering `train` reports its test accuracy on

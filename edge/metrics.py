@@ -1,5 +1,5 @@
-"""The few statistics every stage reports, computed one way: latency percentiles and per-class
-accuracy."""
+"""The few statistics every stage reports, computed one way: latency percentiles, per-class
+accuracy and confusion counts."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ def per_class_accuracy(
         name: float(right[rows == i].mean()) if (rows == i).any() else None
         for i, name in enumerate(names)
     }
+
+
+def confusion_counts(
+    rows: np.ndarray, predicted: np.ndarray, n_rows: int, n_classes: int
+) -> np.ndarray:
+    """Counts of (true row, predicted class) pairs; rows are classes, or a photo folder's labels."""
+    matrix = np.zeros((n_rows, n_classes), dtype=np.int64)
+    np.add.at(matrix, (rows.astype(int), predicted.astype(int)), 1)
+    return matrix

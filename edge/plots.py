@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .classes import CLASS_NAMES, NUM_CLASSES
+from .metrics import confusion_counts
 
 
 def pyplot():
@@ -41,23 +41,17 @@ def training_curves(history: dict[str, list[float]], path: Path) -> None:
     save(fig, path)
 
 
-def confusion_counts(
-    labels: np.ndarray, predicted: np.ndarray, classes: int = NUM_CLASSES
-) -> np.ndarray:
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (labels.astype(int), predicted.astype(int)), 1)
-    return matrix
-
-
 def confusion_matrix(
     labels: np.ndarray,
     predicted: np.ndarray,
     path: Path,
-    classes: tuple[str, ...] = CLASS_NAMES,
+    classes: tuple[str, ...],
     title: str = "",
 ) -> None:
     fig, ax = pyplot().subplots(figsize=(7.5, 6.5))
-    confusion_panel(ax, confusion_counts(labels, predicted, len(classes)), title, classes)
+    confusion_panel(
+        ax, confusion_counts(labels, predicted, len(classes), len(classes)), title, classes
+    )
     fig.tight_layout()
     save(fig, path)
 
@@ -65,8 +59,8 @@ def confusion_matrix(
 def confusion_panel(
     ax,
     matrix: np.ndarray,
-    title: str = "",
-    classes: tuple[str, ...] = CLASS_NAMES,
+    title: str,
+    classes: tuple[str, ...],
     rows: tuple[str, ...] | None = None,
     accuracy: float | None = None,
 ) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.dataset import load_split
+from edgeclf.edge.datasets.fashion_mnist import load_split
+from edgeclf.edge.runtime.classes import CLASS_NAMES
 
 HERE = Path(__file__).parent
 

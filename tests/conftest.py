@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeclf.edge.dataset import load_split
+from edgeclf.edge.datasets.fashion_mnist import load_split
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "fixtures" / "fashion-mnist-mini"

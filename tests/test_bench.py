@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from edgeclf.edge.backends import available_backends
-from edgeclf.edge.classifier import DEFAULT_MODEL
-from edgeclf.edge.dataset import balanced_subset
+from edgeclf.edge.datasets.fashion_mnist import balanced_subset
+from edgeclf.edge.runtime.backends import available_backends
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL
 
 from conftest import needs_train, run_cli
 

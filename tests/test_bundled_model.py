@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeclf.edge.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier
 
 from conftest import needs_train
 
@@ -26,7 +26,7 @@ def test_bundled_card_and_float_model_ship_together():
 
 
 def test_full_training_split(full_data_dir):
-    from edgeclf.edge.dataset import load_split
+    from edgeclf.edge.datasets.fashion_mnist import load_split
 
     train = load_split("train", full_data_dir)
     assert train.images.shape == (60_000, 28, 28)
@@ -67,7 +67,7 @@ def test_readme_results_quote_the_bundled_benchmark():
 
 def test_bundled_photo_model_is_small_int8_and_ships_its_sources():
     from edgeclf.convert.converter import check_all_int8
-    from edgeclf.edge.classifier import PHOTO_MODEL
+    from edgeclf.edge.runtime.classifier import PHOTO_MODEL
 
     assert PHOTO_MODEL.stat().st_size <= 512 * 1024
     clf = Classifier(PHOTO_MODEL)
@@ -83,7 +83,7 @@ def test_bundled_photo_model_is_small_int8_and_ships_its_sources():
 @pytest.mark.slow
 def test_bundled_photo_model_on_the_full_real_photo_validation_split(tmp_path):
     """Reproduces the card's real-photo accuracy on the sender-disjoint validation photos."""
-    from edgeclf.edge.classifier import PHOTO_MODEL
+    from edgeclf.edge.runtime.classifier import PHOTO_MODEL
 
     from conftest import ROOT, run_cli
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from edgeclf.edge import capture
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.classifier import FASHION_MODEL, Classifier
-from edgeclf.edge.stream import LiveClassifier, LiveOptions
-from edgeclf.edge.synthetic import write_demo_video
+from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.live.stream import LiveClassifier, LiveOptions
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 
 from conftest import run_cli
 
@@ -103,7 +103,7 @@ class DyingCamera:
 
 def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
     from edgeclf.edge import stream
-    from edgeclf.edge.synthetic import garment_frame
+    from edgeclf.edge.datasets.synthetic import garment_frame
 
     dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
     monkeypatch.setattr(stream, "open_source", lambda *a: dying)
@@ -142,7 +142,7 @@ def test_roi_outside_the_frame_is_an_error_not_a_one_pixel_crop(video):
 
 def two_garment_frame(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """640x480: one garment in the left half, another in the right half."""
-    from edgeclf.edge.synthetic import garment_frame
+    from edgeclf.edge.datasets.synthetic import garment_frame
 
     frame = garment_frame(left, centre=(160, 240), side=240)
     frame[:, 320:] = garment_frame(right, centre=(480, 240), side=240)[:, 320:]
@@ -180,7 +180,7 @@ def test_smoothing_weights_the_past_as_asked(test_split):
 
 
 def test_overlay_draws_the_region_and_the_label(test_split):
-    from edgeclf.edge.overlay import GREEN
+    from edgeclf.edge.live.overlay import GREEN
 
     a, b = pick_two_classes(test_split)
     frame = two_garment_frame(test_split.images[a], test_split.images[b])
@@ -195,8 +195,8 @@ def test_overlay_draws_the_region_and_the_label(test_split):
 
 
 def test_collect_counts_are_drawn_top_right(test_split):
-    from edgeclf.edge.overlay import with_counts
-    from edgeclf.edge.synthetic import garment_frame
+    from edgeclf.edge.datasets.synthetic import garment_frame
+    from edgeclf.edge.live.overlay import with_counts
 
     frame = garment_frame(test_split.images[0])
     drawn = with_counts(frame, ["1 jeans: 3", "2 chinos: 0"])
@@ -212,7 +212,7 @@ def test_camera_defaults_to_the_photo_model_on_real_photos(tmp_path):
     is the photo model, and it is right about most of them."""
     import csv
 
-    from edgeclf.edge.photoset import FASHION_MNIST_MAPPING
+    from edgeclf.edge.datasets.photoset import FASHION_MNIST_MAPPING
 
     photos = Path(__file__).parent / "fixtures" / "photos"
     with open(photos / "labels.csv", newline="") as f:

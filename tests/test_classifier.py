@@ -5,10 +5,10 @@ import sys
 import numpy as np
 import pytest
 
-from edgeclf.edge.backends import available_backends
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.classifier import DEFAULT_MODEL, Classifier
 from edgeclf.edge.errors import ModelError
+from edgeclf.edge.runtime.backends import available_backends
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, Classifier
 
 from conftest import run_cli, write_png
 
@@ -126,7 +126,7 @@ def test_classify_never_imports_tensorflow(tmp_path, test_split):
     cv2.imwrite(str(image), test_split.images[0])
     probe = (
         "import sys\n"
-        "from edgeclf.edge.cli import main\n"
+        "from edgeclf.edge.cli.app import main\n"
         f"sys.argv = ['edgeclf', 'classify', {str(image)!r}, '--json']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'matplotlib', 'pydantic'))\n"
@@ -145,7 +145,7 @@ def test_thread_count_reaches_the_interpreter(threads):
     """XNNPACK starts threads - 1 workers: the process's thread count shows what it was given."""
     probe = (
         "import os, numpy as np\n"
-        "from edgeclf.edge.classifier import Classifier\n"
+        "from edgeclf.edge.runtime.classifier import Classifier\n"
         "before = len(os.listdir('/proc/self/task'))\n"
         f"clf = Classifier(threads={threads})\n"
         "clf.predict(np.zeros((28, 28), np.uint8))\n"

@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.classifier import FASHION_MODEL
 from edgeclf.edge.errors import InputImageError
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import FASHION_MODEL
 
 from conftest import needs_train, run_cli, write_png
 from photos import write_variant

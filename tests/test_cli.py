@@ -18,7 +18,7 @@ def test_a_run_builds_only_the_command_it_runs():
     import typer
     from typer.testing import CliRunner
 
-    from edgeclf.edge.cli_support import only_the_command_run
+    from edgeclf.edge.cli.support import only_the_command_run
 
     def two_commands() -> typer.Typer:
         app = typer.Typer()
@@ -61,9 +61,9 @@ def test_the_console_script_loads_without_collections_and_freezes_what_it_loaded
     from importlib.metadata import entry_points
 
     (script,) = entry_points(group="console_scripts", name="edgeclf")
-    assert script.value == "edgeclf.edge.entry:main"
+    assert script.value == "edgeclf.edge.cli.entry:main"
     code = (
-        "import gc; from edgeclf.edge.entry import load_command_line; starts = []\n"
+        "import gc; from edgeclf.edge.cli.entry import load_command_line; starts = []\n"
         "gc.callbacks.append(lambda phase, info: starts.append(phase) if phase == 'start' else 0)\n"
         "main = load_command_line()\n"
         "print(len(starts), gc.isenabled(), gc.get_freeze_count(), main.__module__)"
@@ -71,7 +71,7 @@ def test_the_console_script_loads_without_collections_and_freezes_what_it_loaded
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     collections, enabled, frozen, module = result.stdout.split()
-    assert (collections, enabled, module) == ("0", "True", "edgeclf.edge.cli")
+    assert (collections, enabled, module) == ("0", "True", "edgeclf.edge.cli.app")
     assert int(frozen) > 10_000  # typer's and edgeclf's modules, classes and options
 
 
@@ -97,7 +97,7 @@ def test_train_without_tensorflow_names_the_extra(tmp_path):
 
 
 def test_edge_import_path_is_lean():
-    code = "import sys, edgeclf.edge.cli, edgeclf.edge.classify, edgeclf.edge.camera, edgeclf.edge.bench; print(sorted(sys.modules))"
+    code = "import sys, edgeclf.edge.cli.app, edgeclf.edge.classify.run, edgeclf.edge.live.camera, edgeclf.edge.bench.run; print(sorted(sys.modules))"
     import subprocess
 
     modules = subprocess.run(
@@ -116,7 +116,7 @@ def test_classify_start_up_imports_only_what_it_uses():
     code = (
         "import atexit, sys; atexit.register(lambda: print(sorted(sys.modules), file=sys.stderr)); "
         f"sys.argv = ['edgeclf', 'classify', {str(photo)!r}]; "
-        "from edgeclf.edge.entry import main; main()"
+        "from edgeclf.edge.cli.entry import main; main()"
     )
     import subprocess
 

@@ -11,7 +11,7 @@ from conftest import TRAIN_EXTRA, run_cli
 pytest.importorskip("keras", reason=TRAIN_EXTRA)
 
 from edgeclf.convert.converter import ConvertOptions, QualityError, convert  # noqa: E402
-from edgeclf.edge.classifier import Classifier  # noqa: E402
+from edgeclf.edge.runtime.classifier import Classifier  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeclf.edge import dataset
-from edgeclf.edge.dataset import DataError, balanced_subset, load_split, read_idx
+from edgeclf.edge.datasets.fashion_mnist import DataError, balanced_subset, load_split, read_idx
 
 from conftest import needs_train
 

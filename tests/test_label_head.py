@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.contract import PHOTO, InputContract
-from edgeclf.edge.photo_data import split_photos
+from edgeclf.edge.datasets.photo_data import split_photos
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.contract import PHOTO, InputContract
 
 from conftest import ROOT, needs_train, run_cli
 
@@ -56,7 +56,7 @@ def write_photo_folder(folder, rows: list[tuple[str, str]]) -> None:
 
 @needs_train
 def test_photos_without_a_class_come_from_training_senders_only(tmp_path):
-    from edgeclf.edge.photoset import group_split
+    from edgeclf.edge.datasets.photoset import group_split
     from edgeclf.train.photo_training import training_photos_without_class
 
     labels = ("T-Shirt", "Shorts", "Hat", "Not sure", "Skip", "Shoes")

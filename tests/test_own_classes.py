@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeclf.edge.classifier import PHOTO_MODEL, Classifier
-from edgeclf.edge.synthetic import write_demo_video
+from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
 
 from conftest import ROOT, needs_train, run_cli
 

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from scenes import iou, scene
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.classifier import FASHION_MODEL, PHOTO_MODEL, Classifier
-from edgeclf.edge.contract import FASHION_MNIST, PHOTO, InputContract
-from edgeclf.edge.photo_recipe import garment_box
-from edgeclf.edge.photoset import (
+from edgeclf.edge.datasets.photoset import (
     FASHION_MNIST_MAPPING,
     group_split,
     label_sets,
     load_photos,
     set_correct,
 )
+from edgeclf.edge.recipes.photo import garment_box
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import FASHION_MODEL, PHOTO_MODEL, Classifier
+from edgeclf.edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
 
 from conftest import ROOT, needs_train, run_cli
 

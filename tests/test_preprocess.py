@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeclf.edge.classifier import Classifier
 from edgeclf.edge.images import decode_image, to_uint8
-from edgeclf.edge.preprocess import preprocess
+from edgeclf.edge.recipes.fashion_mnist import preprocess
+from edgeclf.edge.runtime.classifier import Classifier
 
 from photos import VARIANTS, make_variant
 

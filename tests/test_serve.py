@@ -14,12 +14,12 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from edgeclf.edge.classes import CLASS_NAMES
-from edgeclf.edge.classifier import Classifier
-from edgeclf.edge.live import LiveService
-from edgeclf.edge.server import create_app
-from edgeclf.edge.stream import LiveOptions
-from edgeclf.edge.synthetic import write_demo_video
+from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.live.service import LiveService
+from edgeclf.edge.live.stream import LiveOptions
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import Classifier
+from edgeclf.edge.serve.app import create_app
 
 from photos import make_variant
 
@@ -267,7 +267,7 @@ def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
 @pytest.fixture()
 def collecting(video, tmp_path):
     """A real uvicorn whose page collects the camera's region under two classes."""
-    from edgeclf.edge.collect import CollectOptions, Collector
+    from edgeclf.edge.live.collect import CollectOptions, Collector
 
     opts = LiveOptions(source=str(video), loop=True, realtime=True, roi=(40, 20, 200, 200))
     live = LiveService(Classifier(), opts)
@@ -366,8 +366,8 @@ def test_serve_command_stops_on_sigterm_with_a_viewer_attached(video):
 
 
 def test_loopback_and_urls():
-    from edgeclf.edge.http_guards import is_loopback
-    from edgeclf.edge.server import url
+    from edgeclf.edge.serve.app import url
+    from edgeclf.edge.serve.http_guards import is_loopback
 
     assert all(map(is_loopback, ("127.0.0.1", "127.0.0.2", "::1", "localhost")))
     assert not any(map(is_loopback, ("0.0.0.0", "192.168.1.5", "::", "example.org")))
@@ -428,7 +428,7 @@ def test_validation_errors_use_the_error_shape_the_page_reads(client):
 
 def test_slow_loris_sockets_are_closed(test_split):
     """Five sockets that never finish their headers are all closed after the header timeout."""
-    from edgeclf.edge.http_guards import header_timeout_protocol
+    from edgeclf.edge.serve.http_guards import header_timeout_protocol
 
     app = create_app(Classifier(), None)
     with running_server(app, http=header_timeout_protocol(1.0)) as base:

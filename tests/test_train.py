@@ -7,7 +7,7 @@ from conftest import TINY_RUN, TRAIN_EXTRA
 
 keras = pytest.importorskip("keras", reason=TRAIN_EXTRA)
 
-from edgeclf.edge.classes import CLASS_NAMES  # noqa: E402
+from edgeclf.edge.runtime.classes import CLASS_NAMES  # noqa: E402
 from edgeclf.train.architectures import ARCHITECTURES, build  # noqa: E402
 from edgeclf.train.trainer import TrainConfig, train  # noqa: E402
 
@@ -96,7 +96,7 @@ def test_same_seed_same_run(tmp_path, mini_dir):
 
 
 def test_soft_targets_blend_teacher_and_label(tiny_run, mini_dir):
-    from edgeclf.edge.dataset import load_split
+    from edgeclf.edge.datasets.fashion_mnist import load_split
     from edgeclf.train.distill import load_teacher, soft_targets
     from edgeclf.train.training_data import as_input
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from ..edge.classes import NUM_CLASSES
+from ..edge.runtime.classes import NUM_CLASSES
 
 INPUT_SHAPE = (28, 28, 1)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..convert.keras_io import load_keras_model
 from ..edge.errors import EdgeclfError
-from ..edge.keras_io import load_keras_model
 
 SPLIT_KEYS = ("seed", "val_size", "limit")
 

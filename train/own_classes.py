@@ -11,9 +11,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..edge.classifier import MODELS_DIR
+from ..convert.keras_io import load_keras_model
 from ..edge.errors import EdgeclfError
-from ..edge.keras_io import load_keras_model
+from ..edge.runtime.classifier import MODELS_DIR
 
 DEFAULT_BASE = MODELS_DIR / "photo.keras"
 FEATURES_LAYER = "gap"
@@ -76,7 +76,7 @@ def fine_tune(backbone, core, cfg, steps: int, data, out: Path, callbacks) -> No
     """The optional second phase for own classes: everything trainable, a tenth of the rate."""
     import keras
 
-    from .trainer import HISTORY_CSV, _epoch_timer_class, make_training_model
+    from .fitting import HISTORY_CSV, epoch_timer_class, make_training_model
 
     backbone.trainable = True
     short = replace(cfg, epochs=cfg.fine_tune_epochs, learning_rate=cfg.learning_rate / 10)
@@ -89,7 +89,7 @@ def fine_tune(backbone, core, cfg, steps: int, data, out: Path, callbacks) -> No
         initial_epoch=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
         callbacks=[
-            _epoch_timer_class()(),
+            epoch_timer_class()(),
             keras.callbacks.CSVLogger(str(out / HISTORY_CSV), append=True),
             *callbacks,
         ],

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..edge.classes import fold
-from ..edge.contract import PHOTO, InputContract
+from ..edge.datasets.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.datasets.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
 from ..edge.errors import DataError
-from ..edge.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
-from ..edge.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
+from ..edge.runtime.classes import fold
+from ..edge.runtime.contract import PHOTO, InputContract
 
 TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
 TEST_RENDER_SEED = 1234
@@ -225,7 +225,7 @@ def check_classes(train_set: PhotoSet, val_set: PhotoSet, own: bool) -> dict[str
 
 def photo_val_metrics(model, data) -> dict:
     """Real-photo validation: lenient (any class of the set) and strict (one-class labels only)."""
-    from ..edge.photoset import set_correct
+    from ..edge.datasets.photoset import set_correct
 
     probs = model.predict(data.x_val, batch_size=256, verbose=0)
     right = set_correct(probs, data.y_val > 0)

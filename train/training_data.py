@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..edge.classes import CLASS_NAMES, NUM_CLASSES
-from ..edge.contract import InputContract
-from ..edge.dataset import balanced_subset, load_split, load_subset
+from ..edge.datasets.fashion_mnist import balanced_subset, load_split, load_subset
+from ..edge.runtime.classes import CLASS_NAMES, NUM_CLASSES
+from ..edge.runtime.contract import InputContract
 from .photo_training import photo_contract, prepare_photo_data
 
 

@@ -1,0 +1,26 @@
+"""Loading a `.keras` file with one-line errors, for the stages that use Keras (convert, train).
+
+It lives on the edge side, which never runs it, so that neither stage imports the other; Keras
+is imported only inside the call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..edge.errors import ModelError, first_line
+from ..edge.quiet import quiet_tensorflow
+
+
+def load_keras_model(path: Path, what: str = "Keras model", error: type = ModelError):
+    """The model in `path`, uncompiled (for inference and conversion); `error` is raised, with
+    one line, when it is missing or unreadable."""
+    quiet_tensorflow()
+    import keras
+
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad archive
+        raise error(f"{path} is not a readable {what} ({first_line(exc)})") from None

@@ -1,0 +1,347 @@
+"""The `edgeclf` command line: a table of commands. Each declares its options and hands them to its
+stage, imported lazily, so `classify` starts fast and the edge commands never touch TensorFlow."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import EdgeclfError
+from .options import (
+    ArchOption,
+    BackendOption,
+    BenchModelOption,
+    Bf16Option,
+    CalibPhotosOption,
+    ClassesOption,
+    CollectOption,
+    DataDir,
+    DelegateOption,
+    FlipAverageOption,
+    ImagesOption,
+    LabelHeadOption,
+    LabelOption,
+    LiveArgs,
+    ModelOption,
+    PhotosOption,
+    SplitOption,
+    ThreadsOption,
+    ThreadSweep,
+    VersionOption,
+    with_live_options,
+)
+from .support import fail, only_the_command_run, require, settings_for, user_errors
+
+app = typer.Typer(
+    name="edgeclf",
+    help="Garment classifier from desktop training to int8 TFLite on a Raspberry Pi or laptop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main_options(version: VersionOption = False) -> None:
+    """Garment classifier from desktop training to int8 TFLite on a Raspberry Pi or laptop."""
+
+
+@app.command()
+@user_errors
+def train(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for the model and reports.")
+    ] = Path("runs/small"),
+    arch: ArchOption = None,
+    photos: PhotosOption = None,
+    size: Annotated[
+        int, typer.Option(min=16, max=256, help="Photo model input size in pixels (square).")
+    ] = 64,
+    render_per_class: Annotated[
+        int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
+    ] = 700,
+    label_head: LabelHeadOption = None,
+    classes: ClassesOption = None,
+    classes_from_folders: Annotated[
+        bool,
+        typer.Option(
+            "--classes-from-folders",
+            help="Teach your own classes: the folder names of --photos DIR/<class>/.",
+        ),
+    ] = False,
+    background_class: Annotated[
+        str | None,
+        typer.Option(
+            help="Own classes: the class of frames with no garment (empty table, floor): "
+            "the model learns to say so instead of naming a garment.",
+        ),
+    ] = None,
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Own classes: the photo model whose features to build on (bundled)."),
+    ] = None,
+    fine_tune_epochs: Annotated[
+        int, typer.Option(min=0, help="Own classes: epochs with the base unfrozen afterwards.")
+    ] = 0,
+    per_class: Annotated[
+        int | None, typer.Option(min=1, help="At most N training photos per class.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 80,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
+    seed: Annotated[int, typer.Option(help="Random seed (deterministic on one machine).")] = 0,
+    limit: Annotated[
+        int | None, typer.Option(min=20, help="Train on a class-balanced subset.")
+    ] = None,
+    erase_prob: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Fashion-MNIST models: share of images given an erased patch."
+        ),
+    ] = 0.25,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 3e-3,
+    bf16: Bf16Option = False,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="Distil from this trained .keras model (same --seed: same val split)."),
+    ] = None,
+    distill_weight: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of each target that comes from the teacher."),
+    ] = 0.7,
+    data_dir: DataDir = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue an interrupted run from its folder.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start afresh in a non-empty --out folder.")
+    ] = False,
+) -> None:
+    """Train a Keras CNN on Fashion-MNIST, or a colour photo model with --photos ('train' extra)."""
+    options = dict(locals())
+    require("keras", "train")
+    from ...train.report import print_summary
+    from ...train.trainer import TrainConfig
+    from ...train.trainer import train as run_training
+
+    if resume:
+        cfg, out = TrainConfig.load(resume), resume
+    else:
+        settings = settings_for(TrainConfig, options)
+        cfg = TrainConfig.for_command(classes_from_folders=classes_from_folders, **settings)
+    try:
+        metrics = run_training(cfg, out, resume=bool(resume), overwrite=overwrite)
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; continue with: edgeclf train --resume {out}", 130) from None
+    print_summary(metrics, out)
+
+
+@app.command()
+@user_errors
+def convert(
+    model: Annotated[Path, typer.Argument(help="Trained Keras model (.keras).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .tflite path.")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Full-integer int8 quantization.")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="float16 weights.")] = False,
+    dynamic: Annotated[
+        bool, typer.Option("--dynamic", help="Dynamic-range (int8 weights).")
+    ] = False,
+    io: Annotated[str, typer.Option(help="int8 model I/O type: int8, uint8 or float.")] = "int8",
+    calib_samples: Annotated[
+        int | None,
+        typer.Option(min=10, help="Images to calibrate int8 on [default: photo 2000, 28x28 500]."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the calibration sample.")] = 0,
+    max_drop: Annotated[
+        float, typer.Option(help="Fail when TFLite accuracy is this many points below float.")
+    ] = 0.5,
+    flip_average: FlipAverageOption = False,
+    photos: CalibPhotosOption = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Convert a Keras model to TFLite (float32 by default, or --int8/--fp16/--dynamic), verified."""
+    options = dict(locals())
+    require("tensorflow", "train")
+    from ...convert.converter import ConvertOptions, run
+
+    opts = ConvertOptions.for_command(int8, fp16, dynamic, **settings_for(ConvertOptions, options))
+    run(model, out, opts)
+
+
+@app.command()
+@user_errors
+def classify(
+    images: Annotated[list[str], typer.Argument(help="Image files, folders (recursive) or globs.")],
+    model: ModelOption = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", "-k", min=1, help="Classes to report per image.")
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(help="Skip the search for the garment (input is already a tight crop)."),
+    ] = False,
+    save_input: Annotated[
+        Path | None, typer.Option(help="Write each model's-eye view (PNG) to this folder.")
+    ] = None,
+    expect_dirs: Annotated[
+        bool, typer.Option(help="Catalog audit: each image's folder name is its expected class.")
+    ] = False,
+    expect: Annotated[
+        Path | None, typer.Option(help="Catalog audit: CSV of path,label rows.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the mismatch report to this CSV.")
+    ] = None,
+    backend: BackendOption = None,
+    threads: ThreadsOption = None,
+    delegate: DelegateOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Report model and backend.")
+    ] = False,
+) -> None:
+    """Classify photos of garments (any size, any background) with the int8 model."""
+    from ..classify.run import ClassifyOptions, run
+    from ..runtime.classifier import load_classifier
+
+    clf = load_classifier(model, backend, threads, delegate)
+    if verbose:
+        typer.echo(clf.summary_line(), err=True)
+    opts = ClassifyOptions(top_k, raw, save_input, as_json, expect, expect_dirs, report)
+    if run(clf, images, opts):
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def bench(
+    models: Annotated[
+        list[Path] | None, typer.Argument(help="Model(s) to benchmark (default: the bundled one).")
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Benchmark every MODEL and print one side-by-side table."),
+    ] = False,
+    model: BenchModelOption = None,
+    reference: Annotated[
+        Path | None, typer.Option(help="Another .tflite to measure top-1 agreement against.")
+    ] = None,
+    data_dir: DataDir = None,
+    limit: Annotated[
+        int | None, typer.Option(min=10, help="Class-balanced subset of the test set.")
+    ] = None,
+    images: ImagesOption = None,
+    split: SplitOption = "all",
+    no_garment: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of frames with no garment: how often each threshold (and a background "
+            "class) still names one.",
+        ),
+    ] = None,
+    threads: ThreadSweep = "1",  # parsed by typer into ThreadCounts
+    runs: Annotated[int, typer.Option(min=10, help="Timed invokes per thread count.")] = 2000,
+    backend: BackendOption = None,
+    delegate: DelegateOption = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write confusion matrix + latency chart PNG.")
+    ] = None,
+) -> None:
+    """Measure accuracy, latency and footprint on this device (no TensorFlow)."""
+    options = dict(locals())
+    from ..bench.options import BenchOptions
+    from ..bench.run import run as run_bench
+
+    opts = BenchOptions.for_command(**settings_for(BenchOptions, options))
+    paths = list(models or []) + ([model] if model else [])
+    run_bench(paths, opts, compare, reference, json_path, plot)
+
+
+@app.command()
+@user_errors
+@with_live_options
+def camera(
+    live: LiveArgs,
+    headless: Annotated[
+        bool, typer.Option(help="No window; print one JSON line per classified frame.")
+    ] = False,
+    on_change: Annotated[
+        bool, typer.Option(help="Print a JSON line only when the label changes.")
+    ] = False,
+    record: Annotated[Path | None, typer.Option(help="Write the annotated video (.mp4).")] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many classified frames.")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    collect: CollectOption = None,
+    classes: ClassesOption = None,
+    label: LabelOption = None,
+    every: Annotated[
+        int, typer.Option(min=1, help="With --label: save every Nth classified frame.")
+    ] = 5,
+) -> None:
+    """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
+    with --collect, 1-9 save the region under that class)."""
+    from ..live.camera import CameraOptions, print_summary, run_camera
+    from ..live.collect import CollectOptions
+
+    gather = CollectOptions.for_command(collect, classes, label, every)
+    opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
+    live_opts = live.options(max_frames=max_frames, duration=duration)
+    summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
+    print_summary(summary)
+    if summary.error:
+        raise fail(summary.error, 1)
+
+
+@app.command()
+@user_errors
+@with_live_options
+def serve(
+    live: LiveArgs,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback unless you say otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EDGECLF_TOKEN",
+            help="Require this bearer token (or ?token=) on every route but /healthz.",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
+    collect: CollectOption = None,
+    classes: ClassesOption = None,
+) -> None:
+    """Serve the live view and a classification API to a browser ('serve' extra).
+
+    --source none serves the upload API and page only. With --collect DIR --classes a,b the page
+    saves the camera's region under DIR/<class>/ (pick a class, press or hold capture)."""
+    require("fastapi", "serve")
+    require("uvicorn", "serve")
+    from ..live.collect import CollectOptions
+    from ..serve.app import serve as run_server
+
+    gather = CollectOptions.for_command(collect, classes)
+    if gather and live.source == "none":
+        raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
+    live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None
+    upload = int(max_upload_mb * 2**20)
+    run_server(live.classifier(), live_opts, host, port, token, upload, gather)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    only_the_command_run(app, sys.argv)
+    app()
+
+
+if __name__ == "__main__":
+    main()

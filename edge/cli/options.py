@@ -1,0 +1,253 @@
+"""Command-line options declared once: their types, help and parsers, and the live options that
+`camera` and `serve` share (added to both by one decorator, so the two cannot drift apart)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NamedTuple
+
+import typer
+
+from ..errors import EdgeclfError
+from .support import version_callback
+
+
+class ThreadCounts(tuple):
+    """`--threads 1,2,4`."""
+
+
+def parse_threads(text: str) -> ThreadCounts:
+    try:
+        threads = ThreadCounts(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        threads = ThreadCounts()
+    if not threads or min(threads) < 1:
+        raise typer.BadParameter(f"takes counts like 1 or 1,2,4, not {text!r}")
+    return threads
+
+
+class Region(tuple):
+    """`--roi x,y,w,h`."""
+
+
+def parse_region(text: str) -> Region:
+    from ..live.stream import parse_roi
+
+    try:
+        return Region(parse_roi(text))
+    except EdgeclfError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--roi ")) from None
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="TFLite model (default: the bundled colour photo model; models/fashion_int8.tflite "
+        "is the 28x28 Fashion-MNIST one).",
+    ),
+]
+BenchModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", "-m", help="TFLite model (default: the bundled Fashion-MNIST int8 model)."
+    ),
+]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(help="Interpreter: litert, tflite-runtime or tensorflow (default: first found)."),
+]
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Interpreter threads.")]
+DelegateOption = Annotated[
+    str | None, typer.Option(help="External delegate library, e.g. libedgetpu.so.1.")
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder with the Fashion-MNIST .gz files (default: $EDGECLF_DATA_DIR, Keras cache)."
+    ),
+]
+ArchOption = Annotated[
+    str | None,
+    typer.Option(
+        help="tiny, small (default), small-gap, accurate; with --photos: photo-medium (default), "
+        "photo, photo-wide."
+    ),
+]
+PhotosOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Train a colour photo model on this labelled photo folder (labels.csv + images/, "
+        "or <class>/*.jpg), with Fashion-MNIST rendered as photos beside it."
+    ),
+]
+Bf16Option = Annotated[
+    bool,
+    typer.Option(
+        "--bf16",
+        help="Mixed bfloat16 compute (faster on CPUs with AMX or AVX512-BF16, and on GPUs); "
+        "the saved model is float32.",
+    ),
+]
+FlipAverageOption = Annotated[
+    bool,
+    typer.Option(
+        "--flip-average",
+        help="Average each prediction with the mirrored image's, inside the model: "
+        "twice the compute, a few KB more, +0.2-0.4 points on Fashion-MNIST.",
+    ),
+]
+CalibPhotosOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Photo models: the labelled photos to calibrate and verify on "
+        "(default: the folder training used, when it is here)."
+    ),
+]
+ImagesOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Score on labelled real photos instead (labels.csv + images/, or <class>/*.jpg); "
+        "ambiguous labels count as right on any of their classes."
+    ),
+]
+SplitOption = Annotated[
+    str,
+    typer.Option(
+        help="With --images: all, or val/train, the sender-disjoint split the model's card "
+        "records from training."
+    ),
+]
+CollectOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Save the region of frames as JPEGs under DIR/<class>/ (keys 1-9 or --label)."
+    ),
+]
+ClassesOption = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated class names: for --collect keys 1-9, or for training."),
+]
+LabelHeadOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--label-head/--no-label-head",
+        help="Ten-class photo models (on by default): also learn the photo folder's own labels "
+        "(Hoodie, Longsleeve, Shorts...) with a second head while training; the saved model "
+        "has no such head.",
+        show_default=False,
+    ),
+]
+LabelOption = Annotated[
+    str | None,
+    typer.Option(help="Headless --collect: save every --every-th frame under this class."),
+]
+ThreadSweep = Annotated[
+    ThreadCounts,
+    typer.Option(parser=parse_threads, metavar="N[,N...]", help="Thread counts to time."),
+]
+
+
+class LiveArgs(NamedTuple):
+    """What `camera` and `serve` were told about the source, the model and the loop."""
+
+    source: str
+    model: Path | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    roi: Region | None
+    smooth: float
+    threshold: float
+    backend: str | None
+    threads: int | None
+    delegate: str | None
+
+    def classifier(self):
+        from ..runtime.classifier import load_classifier
+
+        return load_classifier(self.model, self.backend, self.threads, self.delegate)
+
+    def options(self, **extra):
+        from ..live.stream import LiveOptions
+
+        return LiveOptions(
+            source=self.source,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            roi=tuple(self.roi) if self.roi else None,
+            smooth=self.smooth,
+            threshold=self.threshold,
+            **extra,
+        )
+
+
+LIVE_OPTIONS: dict[str, tuple[object, object]] = {
+    "source": (
+        Annotated[
+            str,
+            typer.Option(
+                help="Camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, "
+                "or picamera2."
+            ),
+        ],
+        "0",
+    ),
+    "model": (ModelOption, None),
+    "width": (Annotated[int | None, typer.Option(min=1, help="Requested frame width.")], None),
+    "height": (Annotated[int | None, typer.Option(min=1, help="Requested frame height.")], None),
+    "fps": (Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")], None),
+    "roi": (
+        Annotated[
+            Region | None,
+            typer.Option(
+                parser=parse_region,
+                metavar="X,Y,W,H",
+                help="Region to classify (default: centred square).",
+            ),
+        ],
+        None,
+    ),
+    "smooth": (
+        Annotated[
+            float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+        ],
+        0.5,
+    ),
+    "threshold": (
+        Annotated[
+            float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+        ],
+        0.5,
+    ),
+    "backend": (BackendOption, None),
+    "threads": (ThreadsOption, None),
+    "delegate": (DelegateOption, None),
+}
+
+
+def with_live_options(func: Callable) -> Callable:
+    """Give a command the shared live options; it receives them packed as `live: LiveArgs`."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "live"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, (kind, default) in LIVE_OPTIONS.items()
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        live = LiveArgs(**{name: kwargs.pop(name) for name in LIVE_OPTIONS})
+        return func(*args, live=live, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *shared])
+    return wrapper

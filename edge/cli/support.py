@@ -1,0 +1,79 @@
+"""What every command shares around its work: one-line errors and exit codes, the version flag,
+and a clear message when an optional extra is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from ..errors import EdgeclfError
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one red line on stderr and return the Exit to raise."""
+    typer.secho(f"error: {message}", err=True, fg="red")
+    return typer.Exit(code)
+
+
+def user_errors(func: Callable) -> Callable:
+    """Turn the project's errors and Ctrl-C into one line and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except EdgeclfError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"edgeclf {__version__}")
+        raise typer.Exit()
+
+
+def require(module: str, extra: str) -> None:
+    """Fail with the extra to install when a heavy optional dependency is missing."""
+    import importlib
+
+    from ..quiet import captured_fds, quiet_tensorflow
+
+    quiet_tensorflow()
+    try:
+        with captured_fds():  # TensorFlow logs its CPU features and oneDNN notes on import
+            importlib.import_module(module)
+    except ImportError:
+        raise EdgeclfError(
+            f"{module} is not installed; install the '{extra}' extra: pip install 'edgeclf[{extra}]'"
+        ) from None
+
+
+def settings_for(config: type, options: dict) -> dict:
+    """The command's options that `config` (a dataclass) has fields for, paths as plain strings
+    (configs are saved as JSON)."""
+    names = {f.name for f in dataclasses.fields(config)}
+    return {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if k in names}
+
+
+def only_the_command_run(app: typer.Typer, argv: list[str]) -> None:
+    """Keep only the command this process runs in `app`, so typer builds that command's options
+    alone: building all of them took about 5 ms of every start. Without a known command name
+    first (`--help`, `--version`, a typo) the whole table stays, for the listing and suggestions."""
+    name = argv[1] if len(argv) > 1 else None
+    chosen = [
+        command
+        for command in app.registered_commands
+        if (command.name or typer.main.get_command_name(command.callback.__name__)) == name
+    ]
+    if chosen:
+        app.registered_commands = chosen

@@ -1,0 +1,196 @@
+"""Labelled folders of real garment photos, with set-valued labels and a sender-disjoint split.
+
+Two layouts are read:
+- `DIR/labels.csv` (`image,sender_id,label[,kids]`) with `DIR/images/<image>.jpg`;
+- `DIR/<class>/*.jpg`, each folder naming its class (one "sender" per file: no grouping known).
+
+A photo's label is a *set* of model classes: "Shoes" is right as Sandal, Sneaker or Ankle boot.
+Labels with no class ("Hat", "Not sure") are left out and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..images import is_image_path
+from ..runtime.classes import CLASS_NAMES, class_index, fold
+
+LABELS_CSV = "labels.csv"
+IMAGES_DIR = "images"
+
+# Dataset label -> the Fashion-MNIST classes it may be (sets where the label is ambiguous).
+# Labels missing here (Hat, Shorts, Skirt, Body, Other, Not sure, Skip) have no class.
+FASHION_MNIST_MAPPING: dict[str, tuple[str, ...]] = {
+    "T-Shirt": ("T-shirt/top",),
+    "Polo": ("T-shirt/top",),
+    "Top": ("T-shirt/top",),
+    "Undershirt": ("T-shirt/top",),
+    "Pants": ("Trouser",),
+    "Hoodie": ("Pullover",),
+    "Longsleeve": ("Pullover", "Shirt", "T-shirt/top"),
+    "Dress": ("Dress",),
+    "Outwear": ("Coat", "Pullover"),
+    "Blazer": ("Coat",),
+    "Shirt": ("Shirt", "T-shirt/top"),
+    "Blouse": ("Shirt", "T-shirt/top"),
+    "Shoes": ("Sandal", "Sneaker", "Ankle boot"),
+}
+
+
+SESSION_NAME = re.compile(r"^(\d{8}-\d{6})-\d+$")  # camera --collect: 20261127-091500-000042.jpg
+
+
+def session_of(path: Path) -> str:
+    """The group a photo belongs to for the validation split: its collect session, else itself."""
+    match = SESSION_NAME.match(path.stem)
+    return f"{path.parent.name}/{match.group(1) if match else path.name}"
+
+
+@dataclass(frozen=True)
+class PhotoItem:
+    path: Path
+    label: str  # the folder's or the CSV's own label
+    group: str  # sender (or file): photos of one group stay on one side of the split
+
+
+@dataclass
+class PhotoSet:
+    """Photos whose labels map to the model's classes, and a mask of the classes each may be."""
+
+    root: Path
+    items: list[PhotoItem]
+    classes: tuple[str, ...]
+    allowed: np.ndarray  # (N, classes) bool: the set of right answers per photo
+    skipped: Counter = field(default_factory=Counter)  # labels with no class, and their counts
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return np.array([item.group for item in self.items])
+
+    def subset(self, keep: np.ndarray) -> PhotoSet:
+        keep = np.asarray(keep)
+        if keep.dtype == bool:
+            keep = np.flatnonzero(keep)
+        items = [self.items[i] for i in keep]
+        return PhotoSet(self.root, items, self.classes, self.allowed[keep], self.skipped)
+
+
+def read_items(root: Path) -> list[PhotoItem]:
+    """The photos of either layout, in a stable order."""
+    if not root.is_dir():
+        raise DataError(f"photo folder not found: {root}")
+    if (root / LABELS_CSV).is_file():
+        return _from_csv(root)
+    items = [
+        PhotoItem(path, folder.name, session_of(path))
+        for folder in sorted(p for p in root.iterdir() if p.is_dir())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and is_image_path(path)
+    ]
+    if not items:
+        raise DataError(f"{root}: no {LABELS_CSV} and no images in class folders ({root}/<class>/)")
+    return items
+
+
+def _from_csv(root: Path) -> list[PhotoItem]:
+    path = root / LABELS_CSV
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if not rows or not {"image", "label"} <= set(rows[0]):
+        raise DataError(f"{path}: expected the columns image,sender_id,label")
+    items = []
+    for row in rows:
+        name = row["image"].strip()
+        image = root / IMAGES_DIR / (name if Path(name).suffix else f"{name}.jpg")
+        items.append(PhotoItem(image, row["label"].strip(), row.get("sender_id") or name))
+    return items
+
+
+def label_sets(
+    labels: Sequence[str], classes: Sequence[str], mapping: dict[str, tuple[str, ...]] | None
+) -> np.ndarray:
+    """(N, classes) bool: for each label, the classes it may be (an empty row: no class).
+
+    `mapping` decides first (the Fashion-MNIST mapping for 10-class models: a "Shirt" photo may
+    be a Shirt or a T-shirt/top); a label that names a model class itself (folder `sneaker/` for
+    class "Sneaker") maps to that class.
+    """
+    mapped = {fold(k): v for k, v in (mapping or {}).items()}
+    out = np.zeros((len(labels), len(classes)), bool)
+    for n, label in enumerate(labels):
+        for name in mapped.get(fold(label), (label,)):  # the mapping first, else the label itself
+            index = _class_or_none(name, classes)
+            if index is not None:
+                out[n, index] = True
+    return out
+
+
+def _class_or_none(name: str, classes: Sequence[str]) -> int | None:
+    try:
+        return class_index(name, classes)
+    except ValueError:
+        return None
+
+
+def mapping_for(classes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
+    """How photo labels become classes: the Fashion-MNIST sets for the ten Fashion-MNIST classes;
+    for a model of your own classes, each label is a class name."""
+    return FASHION_MNIST_MAPPING if tuple(classes) == CLASS_NAMES else None
+
+
+def load_photos(
+    root: Path,
+    classes: Sequence[str],
+    mapping: dict[str, tuple[str, ...]] | None = FASHION_MNIST_MAPPING,
+) -> PhotoSet:
+    """Read a labelled photo folder for a model with these classes."""
+    items = read_items(Path(root))
+    allowed = label_sets([item.label for item in items], classes, mapping)
+    has_class = allowed.any(1)
+    skipped = Counter(item.label for item, ok in zip(items, has_class, strict=True) if not ok)
+    kept = [item for item, ok in zip(items, has_class, strict=True) if ok]
+    if not kept:
+        raise DataError(f"{root}: no photo has a label that maps to the model's classes")
+    return PhotoSet(Path(root), kept, tuple(classes), allowed[has_class], skipped)
+
+
+def group_split(
+    groups: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices with no group (sender) on both sides.
+
+    Each group goes to validation by a hash of (seed, group), so the split of one group never
+    depends on which other groups are present: `bench` reproduces it from the card alone.
+    """
+    unique = sorted(set(groups.tolist()))
+    val_groups = {g for g in unique if _unit_hash(f"{seed}:{g}") < val_fraction}
+    if not val_groups and len(unique) > 1 and val_fraction > 0:  # few groups: still validate
+        val_groups = {min(unique, key=lambda g: _unit_hash(f"{seed}:{g}"))}
+    is_val = np.array([g in val_groups for g in groups.tolist()], bool)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def _unit_hash(text: str) -> float:
+    digest = hashlib.sha256(text.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def set_correct(probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """True where the top-1 class is any member of the photo's set of right answers."""
+    top1 = probs.argmax(1)
+    return allowed[np.arange(len(top1)), top1]

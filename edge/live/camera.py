@@ -1,0 +1,161 @@
+"""`edgeclf camera`: the live stream's consumers (JSON lines, recording, the window with its keys)
+and the summary printed at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ..atomic import atomic_path, check_writable_file, write_text
+from ..errors import EdgeclfError
+from ..runtime.classifier import Classifier
+from . import overlay
+from .collect import CollectOptions, Collector
+from .frame import FrameResult
+from .stream import LiveClassifier, LiveOptions, RunSummary
+
+WINDOW = "edgeclf camera"
+
+
+@dataclass
+class CameraOptions:
+    """What only `camera` does with the stream."""
+
+    headless: bool = False
+    on_change: bool = False
+    record: Path | None = None
+    snapshot_dir: Path = Path("snapshots")
+    collect: CollectOptions | None = None
+
+
+class JsonPrinter:
+    """One JSON line per result (or per change of label)."""
+
+    def __init__(self, emit: Callable[[str], None], on_change: bool) -> None:
+        self.emit, self.on_change, self.last_label = emit, on_change, None
+
+    def __call__(self, result: FrameResult) -> None:
+        if self.on_change and result.label == self.last_label:
+            return
+        self.last_label = result.label
+        self.emit(json.dumps(result.to_dict()))
+
+
+class Recorder:
+    """The annotated frames into a video that replaces `path` only when the run ends."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack, fps: Callable[[], float]) -> None:
+        check_writable_file(path, "--record")
+        self.path, self.stack, self.fps = path, stack, fps
+        self.writer = None
+
+    def __call__(self, result: FrameResult) -> None:
+        annotated = result.plot()
+        if self.writer is None:
+            tmp = self.stack.enter_context(atomic_path(self.path))
+            h, w = annotated.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            self.writer = cv2.VideoWriter(str(tmp), fourcc, self.fps(), (w, h))
+            if not self.writer.isOpened():
+                raise EdgeclfError(f"cannot write video {self.path}")
+            self.stack.callback(self.writer.release)
+        self.writer.write(annotated)
+
+
+class Window:
+    """The live view; keys: q or Esc quit, space pause, s snapshot, 1-9 collect (with --collect:
+    hold a number key for a burst)."""
+
+    def __init__(
+        self, live: LiveClassifier, snapshot_dir: Path, collector: Collector | None = None
+    ) -> None:
+        self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
+
+    @staticmethod
+    def available() -> bool:
+        """True when OpenCV can open a window (GUI build and a display)."""
+        try:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
+            return True
+        except cv2.error:
+            return False
+
+    def __call__(self, result: FrameResult) -> None:
+        annotated = result.plot()
+        if self.collector:
+            annotated = overlay.with_counts(annotated, self.collector.lines())
+        cv2.imshow(WINDOW, annotated)
+        key = cv2.waitKey(1) & 0xFF
+        label = self.collector.key_label(key) if self.collector else None
+        if key in (ord("q"), 27):
+            self.live.stop()
+        elif key == ord(" "):
+            self.live.paused = not self.live.paused
+        elif key == ord("s"):
+            self.snapshot(annotated, result)
+        elif label:
+            self.collector.save(result, label)
+
+    def snapshot(self, annotated, result: FrameResult) -> None:
+        stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{result.frame}"
+        with atomic_path(self.snapshot_dir / f"{stem}.png") as tmp:
+            cv2.imwrite(str(tmp), annotated)
+        write_text(self.snapshot_dir / f"{stem}.json", json.dumps(result.to_dict()))
+        print(f"saved {self.snapshot_dir / stem}.png", file=sys.stderr)
+
+
+def run_camera(
+    clf: Classifier, live_opts: LiveOptions, opts: CameraOptions, emit=print
+) -> RunSummary:
+    """Drain the live stream into the consumers the options ask for; the run's summary."""
+    live = LiveClassifier(clf, live_opts)
+    show = not opts.headless and Window.available()
+    if not opts.headless and not show:
+        print(
+            "warning: cannot open a window (no display or headless OpenCV); running headless",
+            file=sys.stderr,
+        )
+    collector = Collector(opts.collect) if opts.collect else None
+    with contextlib.ExitStack() as stack:  # closes the recording, then moves it into place
+        consumers: list[Callable[[FrameResult], None]] = []
+        if collector and opts.collect.label:
+            consumers.append(collector)
+        if opts.headless or opts.on_change:
+            consumers.append(JsonPrinter(emit, opts.on_change))
+        if opts.record:
+            consumers.append(Recorder(opts.record, stack, lambda: live.source_fps))
+        if show:
+            stack.callback(cv2.destroyAllWindows)
+            consumers.append(Window(live, opts.snapshot_dir, collector))
+        with contextlib.suppress(KeyboardInterrupt):
+            for result in live.stream():
+                for consume in consumers:
+                    consume(result)
+    if collector:
+        counts = ", ".join(f"{name} {n}" for name, n in collector.counts.items())
+        print(f"collected in {opts.collect.folder}: {counts}", file=sys.stderr)
+    return live.summary()
+
+
+def print_summary(summary: RunSummary) -> None:
+    """Human summary on stderr (stdout carries the JSON lines)."""
+
+    def stage(name: str, s: dict) -> str:
+        if s["mean"] is None:
+            return f"{name}: -"
+        return f"{name} {s['mean']:.3f} ms (p95 {s['p95']:.3f})"
+
+    print(
+        f"{summary.frames} frames in {summary.seconds} s = {summary.fps} FPS "
+        f"({summary.dropped} source frames skipped); "
+        + "; ".join(stage(name, s) for name, s in summary.stages_ms.items())
+        + f"; model {summary.model_share:.1%} of wall time",
+        file=sys.stderr,
+    )

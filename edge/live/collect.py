@@ -1,0 +1,101 @@
+"""`camera --collect`: save the region of live frames as labelled JPEGs, to teach a model classes of
+your own. Saved images are the raw region (not the model's view), so any later recipe can use them.
+
+Files are named `<session>-<frame>.jpg` under `DIR/<class>/`: training splits validation by session,
+so frames of one sitting never land on both sides.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ..atomic import check_writable_dir, write_new
+from ..errors import EdgeclfError
+from ..images import is_image_path
+from .frame import FrameResult
+
+JPEG_QUALITY = 92
+
+
+def parse_classes(text: str) -> tuple[str, ...]:
+    """`--classes jeans,chinos,shorts`: names usable as folder names, each once."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if name in (".", "..") or "/" in name or "\\" in name:
+            raise EdgeclfError(f"--classes: {name!r} cannot be a folder name")
+    if len(set(names)) != len(names):
+        raise EdgeclfError(f"--classes lists a name twice: {text!r}")
+    return names
+
+
+@dataclass
+class CollectOptions:
+    folder: Path
+    classes: tuple[str, ...] = ()
+    label: str | None = None  # headless: save every `every`-th frame under this class
+    every: int = 5
+
+    @classmethod
+    def for_command(
+        cls, folder: Path | None, classes: str | None, label: str | None = None, every: int = 5
+    ) -> CollectOptions | None:
+        """The options `camera` and `serve` take; None when not collecting."""
+        if (classes or label) and not folder:
+            raise EdgeclfError("--classes and --label go with --collect DIR")
+        return cls(folder, parse_classes(classes or ""), label, every) if folder else None
+
+
+class Collector:
+    """Saves regions under `folder/<class>/`, never overwriting, and counts what each class has."""
+
+    def __init__(self, opts: CollectOptions) -> None:
+        existing = (
+            sorted(p.name for p in opts.folder.iterdir() if p.is_dir())
+            if opts.folder.is_dir()
+            else []
+        )
+        classes = opts.classes or tuple(existing) + ((opts.label,) if opts.label else ())
+        classes = tuple(dict.fromkeys(classes))
+        if not classes:
+            raise EdgeclfError("--collect needs --classes a,b,c (or --label NAME)")
+        if opts.label is not None and opts.label not in classes:
+            raise EdgeclfError(
+                f"--label {opts.label!r} is not one of --classes {', '.join(classes)}"
+            )
+        check_writable_dir(opts.folder, "--collect")
+        self.opts, self.classes = opts, classes
+        self.session = time.strftime("%Y%m%d-%H%M%S")
+        self.counts = {name: self._count(name) for name in classes}
+
+    def _count(self, name: str) -> int:
+        folder = self.opts.folder / name
+        return sum(1 for p in folder.iterdir() if is_image_path(p)) if folder.is_dir() else 0
+
+    def __call__(self, result: FrameResult) -> None:
+        """Headless collection: every `every`-th classified frame goes to `label`."""
+        if self.opts.label and result.frame % self.opts.every == 0:
+            self.save(result, self.opts.label)
+
+    def save(self, result: FrameResult, label: str) -> Path:
+        x, y, w, h = result.roi
+        ok, jpeg = cv2.imencode(
+            ".jpg", result.image[y : y + h, x : x + w], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
+        if not ok:
+            raise EdgeclfError("cannot encode the region as JPEG")
+        path = write_new(self.opts.folder / label / f"{self.session}-{result.frame:06d}.jpg", jpeg)
+        self.counts[label] += 1
+        return path
+
+    def key_label(self, key: int) -> str | None:
+        """The class a number key (1-9) stands for, if any."""
+        index = key - ord("1")
+        return self.classes[index] if 0 <= index < min(9, len(self.classes)) else None
+
+    def lines(self) -> list[str]:
+        """What the overlay shows: one line per class, with its key and count."""
+        return [f"{i + 1} {name}: {self.counts[name]}" for i, name in enumerate(self.classes)][:9]

@@ -1,0 +1,103 @@
+"""One camera pipeline shared by every viewer: one capture, one interpreter, newest JPEG in memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+from ..errors import EdgeclfError
+from ..runtime.classifier import Classifier
+from .collect import Collector
+from .frame import FrameResult
+from .stream import LiveClassifier, LiveOptions
+
+
+class LiveService:
+    """Drains the live stream in a background thread and publishes its latest frame and result.
+
+    Viewers never touch the camera or the model: they read the newest JPEG, so five browser tabs
+    cost five JPEG copies over the network, not five captures or five inferences.
+    """
+
+    def __init__(self, clf: Classifier, opts: LiveOptions, jpeg_quality: int = 80) -> None:
+        self.clf = clf
+        self.opts = opts
+        self.jpeg_quality = jpeg_quality
+        self.cond = threading.Condition()
+        self.jpeg: bytes | None = None
+        self.result: dict | None = None
+        self.latest: FrameResult | None = None  # its frame and region, for capture
+        self.captured_frame = -1
+        self.sequence = 0
+        self.error: str | None = None
+        self.started = time.time()
+        self.live = LiveClassifier(clf, opts)
+        self.thread = threading.Thread(target=self._run, name="edgeclf-live", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for result in self.live.stream():
+                self.publish(result)
+            self.error = self.live.summary().error
+        except Exception as exc:  # reported through /api/status; the server keeps serving uploads
+            self.error = str(exc)
+        with self.cond:
+            self.cond.notify_all()
+
+    def publish(self, result: FrameResult) -> None:
+        quality = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+        ok, buffer = cv2.imencode(".jpg", result.plot(), quality)
+        if not ok:
+            return
+        with self.cond:
+            self.jpeg = buffer.tobytes()
+            self.result = result.to_dict()
+            self.latest = result
+            self.sequence += 1
+            self.cond.notify_all()
+
+    def wait_frame(self, after: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        """The newest JPEG once its sequence number passes `after` (or what there is at timeout)."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.sequence > after or not self.running, timeout)
+            return self.sequence, self.jpeg
+
+    def capture(self, collector: Collector, label: str, timeout: float = 1.0) -> Path:
+        """Save the newest frame's region under `label`. A held capture button asks faster than
+        the camera delivers: each call waits for a frame not saved yet, so a burst never holds
+        the same frame twice."""
+        with self.cond:
+            if not self.cond.wait_for(self._uncaptured, timeout):
+                raise EdgeclfError(
+                    "no new camera frame to capture" if self.running else "camera stopped"
+                )
+            result = self.latest
+            self.captured_frame = result.frame
+            return collector.save(result, label)
+
+    def _uncaptured(self) -> bool:
+        return self.latest is not None and self.latest.frame != self.captured_frame
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def status(self) -> dict:
+        return {
+            "source": self.opts.source,
+            "running": self.running,
+            "frames": self.live.processed,
+            "fps": round(self.live.fps(), 2),
+            "result": self.result,
+            "error": self.error,
+        }
+
+    def stop(self) -> None:
+        self.live.stop()
+        self.thread.join(timeout=5)

@@ -1,0 +1,284 @@
+"""`Classifier`: one TFLite model, its card, and correct (de)quantization for any I/O dtype."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import package_dir
+from ..errors import ModelError, first_line
+from ..quiet import captured_fds
+from .backends import Backend, load_backend
+from .card import load_card
+from .contract import PHOTO, InputContract
+from .prediction import Prediction
+
+MODELS_DIR = package_dir("edgeclf.models")  # the bundled models, however edgeclf is installed
+FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray: Fashion-MNIST and bench
+PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos: classify, camera, serve
+DEFAULT_MODEL = FASHION_MODEL
+
+
+def default_photo_model() -> Path:
+    """What `classify`, `camera` and `serve` use without --model: the photo model, if bundled."""
+    return PHOTO_MODEL if PHOTO_MODEL.is_file() else FASHION_MODEL
+
+
+def load_classifier(
+    model: Path | None, backend: str | None, threads: int | None, delegate: str | None
+) -> Classifier:
+    """The model asked for, else the bundled photo model (photos and camera frames)."""
+    return Classifier(model or default_photo_model(), backend, threads, delegate)
+
+
+class TensorSpec(NamedTuple):
+    """One input or output tensor: where it is, its shape and dtype, and its quantization."""
+
+    index: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @classmethod
+    def from_details(cls, d: dict) -> TensorSpec:
+        scale, zero_point = d.get("quantization", (0.0, 0))
+        return cls(
+            d["index"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]), scale, zero_point
+        )
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype.kind in "iu" and self.scale > 0
+
+    def to_dict(self) -> dict:
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype.name,
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+        }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Classifier:
+    """Loads a `.tflite` (and its card) and maps the model's views to class probabilities.
+
+    The card's input contract says what a view is (28x28 gray light-on-black, or a colour square)
+    and how a photo becomes one (`view`). The model gets raw pixel values, quantized with its
+    input's scale and zero point (int8 models: exactly `pixel - 128`).
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        backend: str | None = None,
+        threads: int | None = None,
+        delegate: str | None = None,
+        outputs_logits: bool | None = None,
+    ) -> None:
+        """`outputs_logits` overrides the card (the converter verifies before writing one)."""
+        self.path = Path(model_path) if model_path else DEFAULT_MODEL
+        if self.path.exists() and not self.path.is_file():  # a folder or a FIFO would hang or fail
+            raise ModelError(f"{self.path} is not a model file")
+        try:
+            model_bytes = self.path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"model not found: {self.path}") from None
+        except OSError as exc:
+            raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
+        self.model_bytes = len(model_bytes)
+        self._content = model_bytes
+        self.card = load_card(self.path, model_bytes)
+        self.backend: Backend = load_backend(backend)
+        self.threads = threads
+        delegates = [self._load_delegate(delegate)] if delegate else None
+        try:
+            with captured_fds((2,)):  # LiteRT logs "Created XNNPACK delegate" on every load
+                self.interpreter = self.backend.interpreter_class(
+                    model_content=model_bytes, num_threads=threads, experimental_delegates=delegates
+                )
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"{self.path} is not a usable TFLite model: {first_line(exc)}"
+            ) from None
+        inputs, outputs = (
+            self.interpreter.get_input_details(),
+            self.interpreter.get_output_details(),
+        )
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{self.path}: expected one input and one output")
+        self.input = TensorSpec.from_details(inputs[0])
+        self.output = TensorSpec.from_details(outputs[0])
+        self.contract = self._contract()
+        self.labels: tuple[str, ...] = self.contract.classes
+        if self.output.shape[-1] != len(self.labels):
+            raise ModelError(
+                f"{self.path}: {self.output.shape[-1]} outputs but {len(self.labels)} class names"
+            )
+        self._batch = self.input.shape[0]
+        self._lut = self._pixel_table()
+        self._lock = threading.Lock()
+        if outputs_logits is None and self.card:
+            outputs_logits = self.card.get("output", {}).get("kind") == "logits"
+        self.outputs_logits = False  # the raw output, for the check below
+        if outputs_logits is None:  # no card: probabilities sum to one, logits do not
+            outputs_logits = not self._looks_like_probabilities()
+        self.outputs_logits = outputs_logits
+
+    def _load_delegate(self, path: str):
+        # Check the library loads first: a failed load_delegate leaves a half-built Delegate whose
+        # destructor prints a traceback (LiteRT 2.3).
+        try:
+            library = ctypes.CDLL(path)
+        except OSError as exc:
+            raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
+        if not hasattr(library, "tflite_plugin_create_delegate"):
+            raise ModelError(
+                f"{path} is not a TFLite external delegate (no tflite_plugin_create_delegate)"
+            )
+        try:
+            return self.backend.load_delegate(path)
+        except (ValueError, OSError, RuntimeError, AttributeError) as exc:
+            raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
+
+    def _looks_like_probabilities(self) -> bool:
+        """For a card-less model: one invoke on a blank view tells softmax output from logits."""
+        out = self.dequantize(
+            self.invoke_raw(self.quantize(np.zeros((1, *self.contract.shape), np.uint8)))
+        )
+        return bool(out.min() >= -1e-3 and abs(float(out.sum()) - 1) < 0.05)
+
+    def _contract(self) -> InputContract:
+        """The card's contract, checked against the model's input; a card-less model's is read
+        from its input shape (28x28x1: Fashion-MNIST; SxSx3: photo)."""
+        shape = self.input.shape[1:]
+        try:
+            contract = InputContract.from_card(self.card)
+        except ValueError as exc:
+            raise ModelError(f"{self.path}: {exc}") from None
+        if not self.card and len(shape) == 3 and shape[2] == 3 and shape[0] == shape[1]:
+            contract = InputContract(recipe=PHOTO, size=shape[0], channels=3)
+        outputs = self.output.shape[-1]
+        if not self.card and outputs != len(contract.classes):  # no names: numbered classes
+            contract = contract._replace(classes=tuple(f"class {i}" for i in range(outputs)))
+        expected = contract.shape if contract.channels == 3 else (*contract.shape, 1)
+        if shape not in (expected, contract.shape):
+            said = "its card says" if self.card else "expected"
+            raise ModelError(
+                f"{self.path}: input is {list(self.input.shape)}, but {said} "
+                f"{contract.recipe} views of {list(expected)}"
+            )
+        return contract
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def view(self, image: np.ndarray, raw: bool = False) -> np.ndarray:
+        """A photo or frame (uint8 gray/BGR, any size) -> this model's view, by its card's recipe."""
+        return self.contract.view(image, raw)
+
+    def _pixel_table(self) -> np.ndarray:
+        """What each of the 256 pixel values becomes in the input tensor (quantized if need be)."""
+        pixels = np.arange(256, dtype=np.float32)
+        if not self.input.quantized:
+            return pixels.astype(self.input.dtype)
+        info = np.iinfo(self.input.dtype)
+        q = np.round(pixels / self.input.scale) + self.input.zero_point
+        return np.clip(q, info.min, info.max).astype(self.input.dtype)
+
+    def quantize(self, images: np.ndarray) -> np.ndarray:
+        """uint8 views (N, *view shape) -> the model's input tensor (N, *input_shape[1:])."""
+        return self._lut[images].reshape((len(images), *self.input.shape[1:]))
+
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        """The output tensor -> float32 probabilities (softmax applied to logits outputs)."""
+        out = raw.astype(np.float32)
+        if self.output.quantized:
+            out = (out - self.output.zero_point) * self.output.scale
+        return softmax(out) if self.outputs_logits else out
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self.interpreter.resize_tensor_input(self.input.index, [batch, *self.input.shape[1:]])
+            self.interpreter.allocate_tensors()
+            self._batch = batch
+
+    def invoke_raw(self, tensor: np.ndarray) -> np.ndarray:
+        """Run one already-quantized batch; the raw output tensor (for the benchmark).
+
+        Interpreters are not thread-safe: the lock lets a server share one between threads.
+        """
+        with self._lock:
+            self._resize(len(tensor))
+            self.interpreter.set_tensor(self.input.index, tensor)
+            try:
+                self.interpreter.invoke()
+            except (RuntimeError, ValueError) as exc:  # a damaged model can load, then fail here
+                raise ModelError(f"{self.path} fails to run: {first_line(exc)}") from None
+            return self.interpreter.get_tensor(self.output.index).copy()
+
+    def predict(self, images: np.ndarray, batch_size: int = 1) -> np.ndarray:
+        """Probabilities (N, classes) for uint8 views (N, *view shape), or for one view."""
+        images = np.asarray(images, dtype=np.uint8)
+        if images.ndim == len(self.contract.shape):
+            images = images[None]
+        if len(images) <= batch_size:  # the common, latency-critical case
+            return self.dequantize(self.invoke_raw(self.quantize(images)))
+        chunks = [
+            self.dequantize(self.invoke_raw(self.quantize(images[i : i + batch_size])))
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+
+    def classify(self, view: np.ndarray, k: int = 3) -> Prediction:
+        """One view's prediction: best class, score and top-k."""
+        return Prediction.from_probs(self.predict(view)[0], self.labels, k)
+
+    def ops(self) -> list[dict]:
+        """The model's operators with their tensors' dtypes (to prove a model is all-int8)."""
+        interpreter = self.backend.inspection_interpreter(self._content)
+        details = {t["index"]: t for t in interpreter.get_tensor_details()}
+        ops = []
+        for op in interpreter._get_ops_details():  # the public API has no op list
+            dtypes = [
+                np.dtype(details[i]["dtype"]).name
+                for i in (*op["inputs"], *op["outputs"])
+                if i in details
+            ]
+            ops.append({"op": op["op_name"], "dtypes": dtypes})
+        return ops
+
+    def summary_line(self) -> str:
+        """`classify --verbose`: which model, how big, which recipe and backend."""
+        shape = "x".join(map(str, self.input.shape[1:]))
+        return (
+            f"model {self.path} ({self.model_bytes:,} bytes, {self.input.dtype.name} {shape} "
+            f"input, {self.contract.recipe} recipe), backend {self.backend.name} "
+            f"{self.backend.version}"
+        )
+
+    def describe(self) -> dict:
+        return {
+            "model": str(self.path),
+            "model_bytes": self.model_bytes,
+            "backend": self.backend.name,
+            "backend_version": self.backend.version,
+            "threads": self.threads,
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
+            "card": bool(self.card),
+            "recipe": self.contract.recipe,
+        }

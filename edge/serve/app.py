@@ -1,0 +1,280 @@
+"""`edgeclf serve`: the live view and a classification API for a headless device (FastAPI)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from contextlib import asynccontextmanager
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import FastAPI, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .. import package_dir
+from ..errors import EdgeclfError, InputImageError, ModelError
+from ..images import decode_image
+from ..live.collect import CollectOptions, Collector
+from ..live.service import LiveService
+from ..live.stream import LiveOptions
+from ..runtime.classifier import Classifier
+from ..runtime.prediction import Prediction
+from .http_guards import (
+    HEADER_TIMEOUT_S,
+    LOCAL_HOSTS,
+    LOCAL_NAMES,
+    BodyLimit,
+    error,
+    header_timeout_protocol,
+    is_loopback,
+)
+
+PAGE = package_dir("edgeclf.edge.serve.static") / "index.html"
+BOUNDARY = "frame"
+OPEN_PATHS = {"/healthz"}
+
+
+def create_app(
+    clf: Classifier,
+    live: LiveService | None,
+    token: str | None = None,
+    max_upload: int = 10 * 2**20,
+    local_only: bool = False,
+    collector: Collector | None = None,
+) -> FastAPI:
+    """The app; `live` is None without a camera (`--source none`): upload API and page only.
+    With a `collector`, the page's capture buttons save the camera's region under a class.
+
+    `local_only` (loopback without a token) answers only requests addressed to this machine by
+    name and refuses cross-origin POSTs, so a web page cannot reach the camera or the API through
+    DNS rebinding.
+    """
+    started = time.time()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if live:
+            live.start()
+        try:
+            yield
+        finally:
+            if live:
+                live.stop()  # releases the camera
+
+    app = FastAPI(
+        title="edgeclf",
+        summary="Garment classification on the edge",
+        lifespan=lifespan,
+        docs_url=None,
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        """Swagger UI; a `?token=` it was opened with is passed on to the schema it fetches."""
+        given = request.query_params.get("token")
+        schema = f"/openapi.json?{urlencode({'token': given})}" if given else "/openapi.json"
+        return get_swagger_ui_html(openapi_url=schema, title="edgeclf API")
+
+    # The body is counted as it arrives: an oversize upload is refused before it is spooled.
+    app.add_middleware(BodyLimit, limit=max_upload + 64 * 1024)  # + the multipart envelope
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        response = error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    if local_only:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
+
+        @app.middleware("http")
+        async def same_origin_posts(request: Request, call_next):
+            origin = request.headers.get("origin")
+            if request.method == "POST" and origin and urlsplit(origin).hostname not in LOCAL_NAMES:
+                return error(403, "cross-origin request refused")
+            return await call_next(request)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        if token and request.url.path not in OPEN_PATHS:
+            header = request.headers.get("authorization", "")
+            given = (
+                header[7:]
+                if header.lower().startswith("bearer ")
+                else request.query_params.get("token", "")
+            )
+            if not secrets.compare_digest(given.encode(), token.encode()):
+                response = error(401, "missing or wrong token")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> str:
+        return PAGE.read_text().replace("{{LIVE}}", "true" if live else "false")
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        """Liveness probe (never needs the token)."""
+        return {"ok": True}
+
+    @app.get("/api/status")
+    async def status() -> dict:
+        """Model, backend, camera FPS, frame count, uptime and the current prediction."""
+        info = {
+            "model": clf.name,
+            "backend": clf.backend.name,
+            "backend_version": clf.backend.version,
+            "uptime_s": round(time.time() - started, 1),
+            "camera": live.status() if live else None,
+        }
+        info["fps"] = info["camera"]["fps"] if live else None
+        info["frames"] = info["camera"]["frames"] if live else 0
+        return info
+
+    @app.post("/classify")
+    async def classify_upload(file: UploadFile):
+        """Classify an uploaded photo; the same JSON as `edgeclf classify --json`."""
+        data = await file.read(max_upload + 1)
+        if len(data) > max_upload:
+            return error(413, f"upload larger than {max_upload // 2**20} MB")
+        if not data:
+            return error(400, "empty upload")
+        started_at = time.perf_counter()
+        try:
+            result = await run_in_threadpool(classify_bytes, clf, data)
+        except InputImageError as exc:
+            return error(415, str(exc))
+        except ModelError as exc:  # a damaged model that loaded but cannot run
+            return error(500, str(exc))
+        result.path = file.filename
+        result.ms = round((time.perf_counter() - started_at) * 1000, 2)
+        return result.to_dict()
+
+    if live and collector:
+
+        @app.get("/api/collect")
+        async def collect_counts() -> dict:
+            """The classes being collected and how many images each has."""
+            return {"classes": list(collector.classes), "counts": collector.counts}
+
+        @app.post("/api/collect/{label}")
+        async def capture(label: str):
+            """Save the camera's current region under `label` (DIR/<label>/, a new JPEG)."""
+            if label not in collector.classes:
+                return error(
+                    404, f"unknown class {label!r}; collecting {', '.join(collector.classes)}"
+                )
+            try:
+                saved = await run_in_threadpool(live.capture, collector, label)
+            except EdgeclfError as exc:
+                return error(409, str(exc))
+            except OSError as exc:  # disk full, folder removed: say so, keep serving
+                return error(507, f"cannot save: {exc.strerror or exc}")
+            return {"saved": f"{label}/{saved.name}", "counts": collector.counts}
+
+    if live:
+
+        @app.get("/stream.mjpg")
+        async def stream() -> StreamingResponse:
+            """The annotated camera view as an MJPEG stream (shared by all viewers)."""
+            return StreamingResponse(
+                mjpeg(live), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+            )
+
+    return app
+
+
+def classify_bytes(clf: Classifier, data: bytes) -> Prediction:
+    return clf.classify(clf.view(decode_image(data)))
+
+
+async def mjpeg(live: LiveService):
+    seen = 0
+    while True:
+        sequence, jpeg = await run_in_threadpool(live.wait_frame, seen, 0.5)
+        if sequence == seen or jpeg is None:
+            if not live.running:
+                return
+            await asyncio.sleep(0.01)
+            continue
+        seen = sequence
+        head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+        yield head.encode() + jpeg + b"\r\n"
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(
+    clf: Classifier,
+    live_opts: LiveOptions | None,
+    host: str,
+    port: int,
+    token: str | None,
+    max_upload: int,
+    collect: CollectOptions | None = None,
+) -> None:
+    """Probe the camera, warn about an open door, and run the server until Ctrl-C or SIGTERM."""
+    import sys
+
+    import uvicorn
+
+    from ..live.capture import open_source
+
+    collector = Collector(collect) if collect else None  # checks DIR before the camera opens
+    live = None
+    if live_opts:
+        # Fail now, clearly, if the camera is missing, not in the first viewer's browser.
+        open_source(live_opts.source, live_opts.width, live_opts.height, live_opts.fps).release()
+        live = LiveService(clf, live_opts)
+    if not is_loopback(host) and not token:
+        print(
+            f"warning: listening on {host} without --token: anyone on the network can use it",
+            file=sys.stderr,
+        )
+    local_only = is_loopback(host) and not token
+    app = create_app(clf, live, token, max_upload, local_only, collector)
+    ClosingServer = _closing_server_class()
+    hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
+    print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        http=header_timeout_protocol(HEADER_TIMEOUT_S),
+    )
+    ClosingServer(config, live).run()
+
+
+def _closing_server_class():
+    import uvicorn
+
+    class ClosingServer(uvicorn.Server):
+        """On Ctrl-C or SIGTERM, first end the camera stream, so that the viewers' endless MJPEG
+        responses finish and the graceful shutdown does not wait on them."""
+
+        def __init__(self, config, live: LiveService | None) -> None:
+            super().__init__(config)
+            self.live = live
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.live:
+                self.live.live.stop()  # a flag: the stream thread ends within a frame
+            super().handle_exit(sig, frame)
+
+    return ClosingServer
