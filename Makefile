@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-tflite pi-smoke lint clean model accurate photo
+.PHONY: demo test test-fast test-tflite pi-smoke lint clean model accurate photo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,18 @@ demo: $(VENV)/.edge-installed
 	$(BIN)/edgeclf classify examples/ --expect-dirs --model models/fashion_int8.tflite
 	$(BIN)/edgeclf bench --limit 2000
 
-## test: lint and run the whole test suite
+## test: lint, check the import layers (lint-imports) and run the whole test suite
 test: $(VENV)/.all-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
+
+## test-fast: the inner loop: lint and the tests not marked slow (no training or converting)
+test-fast: $(VENV)/.all-installed
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest -q -m "not slow"
 
 ## test-tflite: the test suite against tflite-runtime 2.14 (NumPy 1.x, OpenCV 4.x), the fallback
 ## runtime; tests that train or convert skip (no TensorFlow there). Python <= 3.11 only.

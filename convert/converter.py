@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,7 @@ from ..edge.atomic import check_writable_file, write_bytes, write_text
 from ..edge.datasets.photoset import set_correct
 from ..edge.errors import EdgeclfError, ModelError, first_line
 from ..edge.quiet import captured_fds, quiet_tensorflow
-from ..edge.runtime.card import (
-    CARD_FORMAT,
-    card_path,
-    read_json_card,
-    sha256_of,
-    training_card_path,
-)
+from ..edge.runtime.card import ModelCard, card_path
 from ..edge.runtime.classes import NUM_CLASSES
 from ..edge.runtime.classifier import Classifier
 from ..edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
@@ -76,22 +69,14 @@ def load_image_classifier(path: Path, classes: int = NUM_CLASSES):
     return model
 
 
-def read_training_card(model_path: Path) -> dict | None:
-    """The classes and input contract `train` wrote beside the Keras model, if any."""
-    return read_json_card(training_card_path(model_path))
-
-
-def model_contract(model, training: dict | None) -> InputContract:
-    """The training card's contract, or one read from the model's input shape."""
+def model_card(model, training: ModelCard | None) -> ModelCard:
+    """The training card, or a card whose contract is read from the model's input shape."""
     if training:
-        try:
-            return InputContract.from_card(training)
-        except ValueError as exc:
-            raise ModelError(str(exc)) from None
+        return training
     shape = tuple(model.input_shape)
     if len(shape) == 4 and shape[3] == 3:
-        return InputContract(recipe=PHOTO, size=int(shape[1]), channels=3)
-    return InputContract()
+        return ModelCard(InputContract(recipe=PHOTO, size=int(shape[1]), channels=3))
+    return ModelCard(InputContract())
 
 
 def output_kind(model) -> str:
@@ -175,21 +160,18 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
         raise EdgeclfError(f"unknown mode {opts.mode!r}; choose from {', '.join(MODES)}")
     if opts.io not in IO_TYPES:
         raise EdgeclfError(f"--io must be one of {', '.join(IO_TYPES)}")
-    training = read_training_card(model_path)
-    classes = len(training["classes"]) if training and training.get("classes") else NUM_CLASSES
-    model = load_image_classifier(model_path, classes)
-    contract = model_contract(model, training)
+    training = ModelCard.for_training(model_path)
+    model = load_image_classifier(model_path, len(training.classes) if training else NUM_CLASSES)
+    card = model_card(model, training)
+    contract, split = card.contract, card.validation
     kind = output_kind(model)
     if opts.flip_average:
         model = with_flip_average(model)
-    photos = data.photo_folder(training, opts.photos)
-    split = (training or {}).get("validation")
+    photos = data.photo_folder(split, opts.photos)
     calib = None
     if opts.mode == "int8":
         samples = opts.calib_samples or CALIB_SAMPLES[contract.recipe]
-        calib = data.calibration_views(
-            contract, samples, opts.seed, opts.data_dir, photos, split or {}
-        )
+        calib = data.calibration_views(contract, samples, opts.seed, opts.data_dir, photos, split)
     io = opts.io if opts.mode == "int8" else "float"
     tflite_bytes = to_tflite(model, opts.mode, io, calib)
 
@@ -211,18 +193,14 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
             f"over --max-drop {opts.max_drop}; no model written"
         )
 
-    card = {
-        "format": CARD_FORMAT,
-        "model_file": out.name,
-        "sha256": sha256_of(tflite_bytes),
-        "bytes": len(tflite_bytes),
-        "classes": list(contract.classes),
-        **({"background_class": contract.background} if contract.background else {}),
-        "input": classifier.input.to_dict(),
-        "output": {**classifier.output.to_dict(), "kind": kind},
-        "preprocessing": contract.to_card(),
-        "flip_average": opts.flip_average,
-        "quantization": {
+    card = card.converted(
+        out.name,
+        tflite_bytes,
+        classifier.output.to_dict(),
+        kind,
+        input=classifier.input.to_dict(),
+        flip_average=opts.flip_average,
+        quantization={
             "mode": opts.mode,
             "io": io,
             "per_channel_weights": opts.mode == "int8",
@@ -232,7 +210,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
                 else None
             ),
         },
-        "accuracy": {
+        accuracy={
             k: report[k]
             for k in (
                 "split",
@@ -243,16 +221,15 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
                 "agreement",
             )
         },
-        "also_verified": report["also"],
-        "validation": split,
-        "source_model": model_path.name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": versions(keras),
-    }
+        also_verified=report["also"],
+        source_model=model_path.name,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        versions=versions(keras),
+    )
     # The model first: a kill between the two leaves a card whose hash no longer matches, which
     # the runtime refuses, never a new card vouching for an old model.
     write_bytes(out, tflite_bytes)
-    write_text(card_path(out), json.dumps(card, indent=2) + "\n")
+    write_text(card_path(out), card.to_json())
     return report
 
 

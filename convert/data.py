@@ -22,6 +22,7 @@ from ..edge.datasets.photo_data import (
     split_photos,
 )
 from ..edge.errors import EdgeclfError
+from ..edge.runtime.card import PhotoSplit
 from ..edge.runtime.classes import CLASS_NAMES
 from ..edge.runtime.contract import PHOTO, InputContract
 
@@ -48,14 +49,19 @@ class VerificationSet:
         return cls(name, arrays.views, arrays.allowed > 0)
 
 
-def photo_folder(training: dict | None, override: str | None) -> Path | None:
+def photo_folder(split: PhotoSplit | None, override: str | None) -> Path | None:
     """The labelled photos a photo model was trained on (or `--photos`), when they are here."""
-    folder = override or ((training or {}).get("validation") or {}).get("photos")
+    folder = override or (split.photos if split else None)
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
 def calibration_views(
-    contract: InputContract, samples: int, seed: int, data_dir, photos: Path | None, split: dict
+    contract: InputContract,
+    samples: int,
+    seed: int,
+    data_dir,
+    photos: Path | None,
+    split: PhotoSplit | None,
 ) -> np.ndarray:
     """Representative inputs for int8 calibration (never validation or test images)."""
     if contract.recipe != PHOTO:
@@ -63,7 +69,8 @@ def calibration_views(
     parts = []
     fashion = is_fashion_mnist(contract)
     if photos:
-        train_set, _ = split_photos(photos, contract, split["val_fraction"], split["seed"])
+        fraction, split_seed = (split.val_fraction, split.seed) if split else (0.15, 0)
+        train_set, _ = split_photos(photos, contract, fraction, split_seed)
         share = samples // 2 if fashion else samples  # own classes: their photos only
         keep = np.random.default_rng(seed).permutation(len(train_set))[:share]
         parts.append(photo_arrays(train_set.subset(np.sort(keep)), contract).views)
@@ -77,7 +84,7 @@ def calibration_views(
 
 
 def verification_sets(
-    contract: InputContract, data_dir, photos: Path | None, split: dict | None
+    contract: InputContract, data_dir, photos: Path | None, split: PhotoSplit | None
 ) -> list[VerificationSet]:
     """What the TFLite model is checked on; the first set decides pass or fail."""
     if contract.recipe != PHOTO:
@@ -85,7 +92,7 @@ def verification_sets(
         return [VerificationSet.from_labels("test", test.images, test.labels, 10)]
     sets = []
     if photos and split:
-        _, val_set = split_photos(photos, contract, split["val_fraction"], split["seed"])
+        _, val_set = split_photos(photos, contract, split.val_fraction, split.seed)
         sets.append(
             VerificationSet.from_arrays("real-photo validation", photo_arrays(val_set, contract))
         )

@@ -72,8 +72,8 @@ def test_bundled_photo_model_is_small_int8_and_ships_its_sources():
     assert PHOTO_MODEL.stat().st_size <= 512 * 1024
     clf = Classifier(PHOTO_MODEL)
     check_all_int8(clf)
-    card = clf.card
-    assert card["preprocessing"]["recipe"] == "photo" and card["input"]["dtype"] == "int8"
+    card = clf.card.report
+    assert clf.card.contract.recipe == "photo" and card["input"]["dtype"] == "int8"
     assert (MODELS_DIR / card["source_model"]).is_file()
     assert (MODELS_DIR / "photo.card.json").is_file()
     assert card["accuracy"]["split"] == "real-photo validation"

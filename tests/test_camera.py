@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeclf.edge import capture
 from edgeclf.edge.datasets.synthetic import write_demo_video
+from edgeclf.edge.live import capture
 from edgeclf.edge.live.stream import LiveClassifier, LiveOptions
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
@@ -37,8 +37,10 @@ def test_headless_video_json_lines(video):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == len(truth)  # a file is classified completely
     assert [line["frame"] for line in lines] == list(range(len(truth)))
-    for line in lines:
-        assert set(line) == {"t", "frame", "label", "score", "fps", "infer_ms"}
+    for line in lines:  # classify --json's shape, plus the frame's own fields
+        assert set(line) == {"label", "index", "score", "top_k", "t", "frame", "fps", "infer_ms"}
+        assert line["top_k"][0] == {"label": line["label"], "score": line["score"]}
+        assert CLASS_NAMES[line["index"]] == line["label"] and len(line["top_k"]) == 3
         assert line["infer_ms"] > 0
     assert lines[-1]["fps"] > 0
     correct = sum(line["label"] == CLASS_NAMES[truth[line["frame"]]] for line in lines)
@@ -102,8 +104,8 @@ class DyingCamera:
 
 
 def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
-    from edgeclf.edge import stream
     from edgeclf.edge.datasets.synthetic import garment_frame
+    from edgeclf.edge.live import stream
 
     dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
     monkeypatch.setattr(stream, "open_source", lambda *a: dying)

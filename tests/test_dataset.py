@@ -3,10 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from edgeclf.edge import dataset
+from edgeclf.edge.datasets import fashion_mnist as dataset
 from edgeclf.edge.datasets.fashion_mnist import DataError, balanced_subset, load_split, read_idx
-
-from conftest import needs_train
 
 
 def test_reads_real_idx_fixture(mini_dir):
@@ -72,21 +70,20 @@ def test_lookup_order_env_then_keras_cache(tmp_path, mini_dir, monkeypatch):
     assert load_split("test").source == dataset.BUNDLED_DIR  # the cache lacks test: bundled copy
 
 
-@needs_train  # the download goes through keras.utils.get_file
 def test_offline_download_fails_clearly_and_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGECLF_DATA_DIR", raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setattr(dataset, "KERAS_CACHE_DIR", cache)
 
-    def offline(fname, origin, cache_dir, cache_subdir):
+    def offline(url, target):
         from pathlib import Path
 
-        (Path(cache_dir) / fname).write_bytes(b"partial")  # a download that dies half-way
+        Path(target).write_bytes(b"partial")  # a download that dies half-way
         raise OSError("network unreachable")
 
-    import keras.utils
+    import urllib.request
 
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
     with pytest.raises(DataError, match="cannot download train-images-idx3-ubyte.gz"):
         load_split("train")
     assert [p.name for p in cache.rglob("*")] == []

@@ -19,6 +19,7 @@ from edgeclf.edge.datasets.photoset import (
     set_correct,
 )
 from edgeclf.edge.recipes.photo import garment_box
+from edgeclf.edge.runtime.card import ModelCard
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, PHOTO_MODEL, Classifier
 from edgeclf.edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
@@ -36,10 +37,16 @@ def classes(row: np.ndarray) -> set[str]:
 # --- the card carries the input contract ---------------------------------------------------
 
 
+def preprocessing(contract: InputContract) -> dict:
+    """A card's `preprocessing` entry for `contract`, as convert writes it."""
+    return ModelCard(contract).to_dict()["preprocessing"]
+
+
 def test_bundled_cards_carry_their_contracts():
     fashion, photo = Classifier(FASHION_MODEL), Classifier(PHOTO_MODEL)
     assert fashion.contract == InputContract()  # its card predates the contract: legacy recipe
-    assert fashion.card["preprocessing"]["recipe"] == "fashion-mnist-paper"
+    saved = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
+    assert saved["preprocessing"]["recipe"] == "fashion-mnist-paper"  # upgraded on reading
     assert photo.contract.recipe == PHOTO and photo.contract.channels == 3
     assert photo.input.shape[1:] == (photo.contract.size, photo.contract.size, 3)
     assert photo.labels == CLASS_NAMES
@@ -83,12 +90,12 @@ def test_card_that_contradicts_the_model_is_refused(tmp_path):
     model = tmp_path / "liar.tflite"
     shutil.copy(FASHION_MODEL, model)
     card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
-    card["preprocessing"] = InputContract(recipe=PHOTO, size=64, channels=3).to_card()
+    card["preprocessing"] = preprocessing(InputContract(recipe=PHOTO, size=64, channels=3))
     model.with_suffix(".json").write_text(json.dumps(card))
     result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"))
     assert result.returncode == 2 and "its card says photo views of [64, 64, 3]" in result.stderr
     assert "Traceback" not in result.stderr
-    card["preprocessing"] = InputContract().to_card()
+    card["preprocessing"] = preprocessing(InputContract())
     card["background_class"] = "Floor"  # not one of the ten classes
     model.with_suffix(".json").write_text(json.dumps(card))
     result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"))
@@ -153,9 +160,9 @@ def test_sender_split_of_the_full_photo_set():
 
 def test_committed_sample_is_on_the_validation_side():
     """The sample's accuracy is honest only if the bundled model never trained on its senders."""
-    split = Classifier(PHOTO_MODEL).card["validation"]
+    split = Classifier(PHOTO_MODEL).card.validation
     groups = load_photos(PHOTOS, CLASS_NAMES).groups
-    _, val = group_split(groups, split["val_fraction"], split["seed"])
+    _, val = group_split(groups, split.val_fraction, split.seed)
     assert len(val) == len(groups)
 
 

@@ -18,7 +18,6 @@ from ..edge.runtime.classifier import MODELS_DIR
 DEFAULT_BASE = MODELS_DIR / "photo.keras"
 FEATURES_LAYER = "gap"
 MIN_CLASSES, MAX_CLASSES = 2, 100
-FEW_PHOTOS = 20  # below this per class, say that more photos would help
 
 
 def folder_classes(photos: Path) -> list[str]:

@@ -10,12 +10,14 @@ import numpy as np
 from ..edge.datasets.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
 from ..edge.datasets.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
 from ..edge.errors import DataError
+from ..edge.runtime.card import ModelCard, PhotoSplit
 from ..edge.runtime.classes import fold
 from ..edge.runtime.contract import PHOTO, InputContract
 
 TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
 TEST_RENDER_SEED = 1234
 UNSURE_LABELS = frozenset({"notsure", "skip"})  # photo labels that name nothing (folded)
+FEW_PHOTOS = 20  # own classes: below this per class, say that more photos would help
 LABEL_HEAD_WEIGHT = 0.5  # the label head's share of the loss, beside the classes' set loss
 
 
@@ -203,8 +205,6 @@ def at_most_per_class(photos: PhotoSet, limit: int, seed: int) -> PhotoSet:
 def check_classes(train_set: PhotoSet, val_set: PhotoSet, own: bool) -> dict[str, int]:
     """Photos per class, said aloud. For own classes an empty class is an error and a thin one a
     warning; Fashion-MNIST classes without photos (bags) come from the rendered crops."""
-    from .own_classes import FEW_PHOTOS
-
     counts = train_set.allowed.sum(0) + val_set.allowed.sum(0)
     per_class = {name: int(n) for name, n in zip(train_set.classes, counts, strict=True)}
     if not own:
@@ -237,19 +237,14 @@ def photo_val_metrics(model, data) -> dict:
     }
 
 
-def training_card(contract: InputContract, cfg, seen: dict) -> dict:
+def training_card(contract: InputContract, cfg, seen: dict) -> ModelCard:
     """What `convert` needs beside the Keras model: classes, input contract, validation data."""
-    card = {"classes": list(contract.classes), "preprocessing": contract.to_card()}
-    if contract.background:
-        card["background_class"] = contract.background
-    if cfg.is_photo:
-        card["validation"] = {
-            "photos": seen["photos"],
-            "split": "sender",
-            "val_fraction": cfg.val_fraction,
-            "seed": cfg.seed,
-            "label_mapping": "fashion-mnist" if mapping_for(contract.classes) else None,
-        }
-        card["class_counts"] = seen["class_counts"]
-        card["calibration"] = {"render_per_class": cfg.render_per_class}
-    return card
+    if not cfg.is_photo:
+        return ModelCard(contract)
+    mapping = "fashion-mnist" if mapping_for(contract.classes) else None
+    return ModelCard(
+        contract,
+        validation=PhotoSplit(seen["photos"], cfg.val_fraction, cfg.seed, mapping),
+        class_counts=seen["class_counts"],
+        calibration={"render_per_class": cfg.render_per_class},
+    )

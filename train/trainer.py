@@ -287,7 +287,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, overwrite
         model.save(tmp)
     write_text(
         training_card_path(out / MODEL_FILE),
-        json.dumps(training_card(data.contract, cfg, data.seen), indent=2) + "\n",
+        training_card(data.contract, cfg, data.seen).to_json(),
     )
 
     probs = model.predict(data.x_test, batch_size=256, verbose=0)

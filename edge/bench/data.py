@@ -51,10 +51,10 @@ def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
     """A labelled photo folder through the model's recipe, scored with set-valued labels."""
     photos = load_photos(Path(opts.images), clf.labels, mapping_for(clf.labels))
     if opts.split != "all":
-        split = (clf.card or {}).get("validation")
+        split = clf.card.validation if clf.card else None
         if not split:
             raise EdgeclfError(f"--split {opts.split}: {clf.name}'s card records no photo split")
-        train_idx, val_idx = group_split(photos.groups, split["val_fraction"], split["seed"])
+        train_idx, val_idx = group_split(photos.groups, split.val_fraction, split.seed)
         photos = photos.subset(val_idx if opts.split == "val" else train_idx)
     if opts.limit:
         photos = photos.subset(

@@ -134,7 +134,7 @@ def benchmark(
         "input_shape": list(clf.input.shape[1:]),
         "recipe": clf.contract.recipe,
         "classes": list(clf.labels),
-        "flip_average": bool(clf.card and clf.card.get("flip_average")),
+        "flip_average": bool(clf.card and clf.card.flip_average),
         "data": data.source,
         **accuracy_report(probs, data),
         "images_per_second": images_per_second,

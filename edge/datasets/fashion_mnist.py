@@ -111,19 +111,15 @@ def load_split(
 
 
 def download_to_cache(split: str) -> None:
-    """Fetch one split with Keras into a temp folder, verify it, then move it into the cache."""
-    try:
-        from keras.utils import get_file
-    except ImportError:
-        raise DataError(
-            f"Fashion-MNIST {split} split not found locally and Keras is not installed to "
-            f"download it; set {ENV_VAR} or pass --data-dir"
-        ) from None
+    """Fetch one split into a temp folder, verify it, then move it into the cache (Keras's, so
+    a desktop that ever loaded Fashion-MNIST with Keras already has it)."""
+    from urllib.request import urlretrieve
+
     KERAS_CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=KERAS_CACHE_DIR) as tmp:
         for name in FILES[split]:
             try:
-                get_file(fname=name, origin=DOWNLOAD_URL + name, cache_dir=tmp, cache_subdir=".")
+                urlretrieve(DOWNLOAD_URL + name, Path(tmp) / name)
             except Exception as exc:  # urllib/HTTP errors come in many types
                 raise DataError(
                     f"cannot download {name} ({type(exc).__name__}); offline? Put the four "

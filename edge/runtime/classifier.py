@@ -14,7 +14,7 @@ from .. import package_dir
 from ..errors import ModelError, first_line
 from ..quiet import captured_fds
 from .backends import Backend, load_backend
-from .card import load_card
+from .card import ModelCard
 from .contract import PHOTO, InputContract
 from .prediction import Prediction
 
@@ -99,7 +99,7 @@ class Classifier:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
         self.model_bytes = len(model_bytes)
         self._content = model_bytes
-        self.card = load_card(self.path, model_bytes)
+        self.card = ModelCard.for_model(self.path, model_bytes)
         self.backend: Backend = load_backend(backend)
         self.threads = threads
         delegates = [self._load_delegate(delegate)] if delegate else None
@@ -130,8 +130,8 @@ class Classifier:
         self._batch = self.input.shape[0]
         self._lut = self._pixel_table()
         self._lock = threading.Lock()
-        if outputs_logits is None and self.card:
-            outputs_logits = self.card.get("output", {}).get("kind") == "logits"
+        if outputs_logits is None and self.card and self.card.output_kind:
+            outputs_logits = self.card.outputs_logits
         self.outputs_logits = False  # the raw output, for the check below
         if outputs_logits is None:  # no card: probabilities sum to one, logits do not
             outputs_logits = not self._looks_like_probabilities()
@@ -164,10 +164,7 @@ class Classifier:
         """The card's contract, checked against the model's input; a card-less model's is read
         from its input shape (28x28x1: Fashion-MNIST; SxSx3: photo)."""
         shape = self.input.shape[1:]
-        try:
-            contract = InputContract.from_card(self.card)
-        except ValueError as exc:
-            raise ModelError(f"{self.path}: {exc}") from None
+        contract = self.card.contract if self.card else InputContract()
         if not self.card and len(shape) == 3 and shape[2] == 3 and shape[0] == shape[1]:
             contract = InputContract(recipe=PHOTO, size=shape[0], channels=3)
         outputs = self.output.shape[-1]
