@@ -21,10 +21,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix: some writers (Keras, OpenCV) choose the format from it. The name is ASCII
-    # whatever the target's (OpenCV crashes on undecodable names). The kernel applies the umask to
-    # the 0o666 mode, so no process-wide umask change (threads may be writing too).
-    suffix = target.suffix if target.suffix.isascii() else ""
+    # Keep the suffix: some writers (Keras, OpenCV) choose the format from it, and Keras wants
+    # both of `.weights.h5`. The name is ASCII whatever the target's (OpenCV crashes on
+    # undecodable names). The kernel applies the umask to the 0o666 mode, so no process-wide
+    # umask change (threads may be writing too).
+    suffix = ".weights.h5" if target.name.endswith(".weights.h5") else target.suffix
+    suffix = suffix if suffix.isascii() else ""
     tmp_path = target.parent / f".edgeclf-tmp-{secrets.token_hex(6)}{suffix}"
     os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:

@@ -68,10 +68,11 @@ def tiny_run(tmp_path_factory, mini_dir):
     """A tiny model trained for a few epochs on the mini fixture (real training, ~20 s)."""
     if not HAS_TRAIN:
         pytest.skip(TRAIN_EXTRA)
-    from edgeclf.train.trainer import TrainConfig, train
+    from edgeclf.train.configs import FashionMnistConfig
+    from edgeclf.train.trainer import train
 
     out = tmp_path_factory.mktemp("tiny-run")
-    metrics = train(TrainConfig(**TINY_RUN, data_dir=str(mini_dir)), out)
+    metrics = train(FashionMnistConfig(**TINY_RUN, data_dir=str(mini_dir)), out)
     return out, metrics
 
 

@@ -94,11 +94,12 @@ def test_a_validation_sender_stays_out_even_when_a_tiny_folder_picks_validation_
 
 @needs_train
 def test_the_label_head_is_on_for_ten_class_photo_models_only(tmp_path):
-    from edgeclf.train.trainer import TrainConfig
+    from edgeclf.train.configs import config_for_command
 
-    assert TrainConfig.for_command(None, str(PHOTOS), label_head=None).label_head
-    assert not TrainConfig.for_command(None, str(PHOTOS), label_head=False).label_head
-    assert not TrainConfig.for_command(None, None, label_head=None).label_head  # Fashion-MNIST
+    photos = {"photos": str(PHOTOS), "label_head": False}
+    assert config_for_command(photos, {"photos"}).label_head  # on unless switched off
+    assert not config_for_command(photos, {"photos", "label_head"}).label_head
+    assert not hasattr(config_for_command({}, set()), "label_head")  # Fashion-MNIST
     for args in (["--classes", "a,b", "--photos", str(PHOTOS)], []):
         result = run_cli("train", "--label-head", *args, "-o", str(tmp_path / "r"))
         assert result.returncode == 1, result.stderr

@@ -159,3 +159,60 @@ def test_no_garment_frames_score_each_threshold(tmp_path):
     assert rates[-1]["false_alarms"] < 0.5 < rates[0]["false_alarms"]
     missing = run_cli("bench", "--no-garment", str(tmp_path / "nope"))
     assert missing.returncode == 1 and "not a folder" in missing.stderr
+
+
+@pytest.mark.slow
+@needs_train
+def test_an_interrupted_fine_tune_phase_resumes_with_the_whole_history(tmp_path):
+    """Ctrl-C in the second phase: the head phase is kept, the fine-tune phase continues from its
+    own checkpoint, and the log holds every epoch of both, once."""
+    import keras
+
+    from edgeclf.train.configs import OwnClassesConfig, load_config
+    from edgeclf.train.trainer import train
+
+    class StopAfter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:  # the first fine-tune epoch, after its checkpoint
+                raise KeyboardInterrupt
+
+    folder = own_folder(tmp_path)
+    run = tmp_path / "run"
+    cfg = OwnClassesConfig(
+        photos=str(folder),
+        classes=sorted(GROUPS),
+        epochs=2,
+        fine_tune_epochs=2,
+        batch_size=8,
+        warmup_epochs=0,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, run, extra_callbacks=[StopAfter()])
+    assert (run / "checkpoint" / "head.weights.h5").is_file()  # the first phase is finished
+    assert (run / "checkpoint" / "fine-tune").is_dir() and not (run / "model.keras").exists()
+    resumed = load_config(run)
+    assert resumed == cfg.__class__(**{**vars(cfg), "size": resumed.size})
+    metrics = train(resumed, run, resume=True)
+    with open(run / "history.csv") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2, 3]  # 0-2 before the interrupt, only 3 after it
+    assert (
+        metrics["epochs"] == 4 and len(json.loads((run / "history.json").read_text())["loss"]) == 4
+    )
+    assert (run / "model.keras").is_file() and not (run / "checkpoint").exists()
+    model = keras.models.load_model(run / "model.keras")
+    base = keras.models.load_model(ROOT / "models" / "photo.keras")
+    first = [m.get_layer("s0b0_conv").get_weights()[0] for m in (model, base)]
+    assert not np.allclose(*first)  # the fine-tune phase trained the base's own layers
+
+
+@needs_train
+def test_options_that_do_not_apply_to_own_classes_are_refused_at_once(tmp_path):
+    args = ["train", "--photos", str(PHOTOS), "--classes", "Pants,Shoes", "-o", str(tmp_path / "r")]
+    result = run_cli(*args, "--limit", "50", "--arch", "tiny", "--size", "32")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for option in ("--arch is for", "--limit is for", "--size is for"):
+        assert option in result.stderr
+    assert not (tmp_path / "r").exists()
+    resumed = run_cli("train", "--resume", str(tmp_path), "--epochs", "3")
+    assert resumed.returncode == 1 and "drop --epochs" in resumed.stderr

@@ -9,7 +9,12 @@ keras = pytest.importorskip("keras", reason=TRAIN_EXTRA)
 
 from edgeclf.edge.runtime.classes import CLASS_NAMES  # noqa: E402
 from edgeclf.train.architectures import ARCHITECTURES, build  # noqa: E402
-from edgeclf.train.trainer import TrainConfig, train  # noqa: E402
+from edgeclf.train.configs import (  # noqa: E402
+    DistillConfig,
+    FashionMnistConfig,  # noqa: E402
+    load_config,
+)
+from edgeclf.train.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -60,13 +65,13 @@ class StopAfter(keras.callbacks.Callback):
 
 
 def test_resume_continues_from_checkpoint(tmp_path, mini_dir):
-    cfg = TrainConfig(
+    cfg = FashionMnistConfig(
         arch="tiny", epochs=3, batch_size=64, limit=300, data_dir=str(mini_dir), warmup_epochs=1
     )
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path, extra_callbacks=[StopAfter(1)])
     assert (tmp_path / "checkpoint").exists() and not (tmp_path / "model.keras").exists()
-    metrics = train(TrainConfig.load(tmp_path), tmp_path, resume=True)
+    metrics = train(load_config(tmp_path), tmp_path, resume=True)
     with open(tmp_path / "history.csv") as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
     assert epochs == [0, 1, 2]  # epochs 0-1 before the interrupt, only epoch 2 after it
@@ -86,7 +91,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 
 def test_same_seed_same_run(tmp_path, mini_dir):
     def run(folder):
-        cfg = TrainConfig(
+        cfg = FashionMnistConfig(
             arch="tiny", epochs=1, batch_size=64, limit=200, data_dir=str(mini_dir), seed=5
         )
         train(cfg, folder)
@@ -116,7 +121,7 @@ def test_distilled_run_records_its_teacher(tiny_run, tmp_path, mini_dir):
     """The same run as the teacher's own, plus distillation: it learns (well above the 10 %
     of chance) and its targets really changed (another loss curve from the same seed)."""
     teacher = tiny_run[0] / "model.keras"
-    cfg = TrainConfig(**TINY_RUN, data_dir=str(mini_dir), teacher=str(teacher))
+    cfg = DistillConfig(**TINY_RUN, data_dir=str(mini_dir), teacher=str(teacher))
     metrics = train(cfg, tmp_path)
     assert metrics["test_accuracy"] > 0.3
     assert json.loads((tmp_path / "config.json").read_text())["teacher"] == str(teacher)
@@ -138,7 +143,7 @@ def test_teacher_from_another_split_is_refused(tiny_run, tmp_path, mini_dir):
 
 
 def test_bf16_run_saves_a_float32_model(tmp_path, mini_dir):
-    cfg = TrainConfig(
+    cfg = FashionMnistConfig(
         arch="tiny", epochs=1, batch_size=64, limit=300, data_dir=str(mini_dir), bf16=True
     )
     train(cfg, tmp_path)
@@ -168,7 +173,7 @@ def test_fresh_run_refuses_a_used_folder_and_resume_a_corrupt_config(tmp_path, m
 
 
 def test_interrupted_bf16_run_puts_the_precision_policy_back(tmp_path, mini_dir):
-    cfg = TrainConfig(
+    cfg = FashionMnistConfig(
         arch="tiny", epochs=2, batch_size=64, limit=200, data_dir=str(mini_dir), bf16=True
     )
     with pytest.raises(KeyboardInterrupt):

@@ -7,8 +7,6 @@ short phase then unfreezes them at a tenth of the learning rate.
 
 from __future__ import annotations
 
-import sys
-from dataclasses import replace
 from pathlib import Path
 
 from ..convert.keras_io import load_keras_model
@@ -69,28 +67,3 @@ def with_new_head(base, classes: int, dropout: float = 0.2):
     x = layers.Dropout(dropout, name="head_dropout")(backbone.output)
     logits = layers.Dense(classes, name="logits")(x)
     return keras.Model(backbone.input, logits, name="own_classes"), backbone
-
-
-def fine_tune(backbone, core, cfg, steps: int, data, out: Path, callbacks) -> None:
-    """The optional second phase for own classes: everything trainable, a tenth of the rate."""
-    import keras
-
-    from .fitting import HISTORY_CSV, epoch_timer_class, make_training_model
-
-    backbone.trainable = True
-    short = replace(cfg, epochs=cfg.fine_tune_epochs, learning_rate=cfg.learning_rate / 10)
-    model = make_training_model(core, short, steps)
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs + cfg.fine_tune_epochs,
-        initial_epoch=cfg.epochs,
-        validation_data=(data.x_val, data.y_val),
-        callbacks=[
-            epoch_timer_class()(),
-            keras.callbacks.CSVLogger(str(out / HISTORY_CSV), append=True),
-            *callbacks,
-        ],
-        verbose=1 if sys.stdout.isatty() else 2,
-    )

@@ -31,7 +31,14 @@ from .options import (
     VersionOption,
     with_live_options,
 )
-from .support import fail, only_the_command_run, require, settings_for, user_errors
+from .support import (
+    fail,
+    given_options,
+    only_the_command_run,
+    require,
+    settings_for,
+    user_errors,
+)
 
 app = typer.Typer(
     name="edgeclf",
@@ -51,6 +58,7 @@ def main_options(version: VersionOption = False) -> None:
 @app.command()
 @user_errors
 def train(
+    ctx: typer.Context,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder for the model and reports.")
     ] = Path("runs/small"),
@@ -120,16 +128,22 @@ def train(
 ) -> None:
     """Train a Keras CNN on Fashion-MNIST, or a colour photo model with --photos ('train' extra)."""
     options = dict(locals())
+    given = given_options(ctx, options)
     require("keras", "train")
+    from ...train.configs import config_for_command, flag, load_config
     from ...train.report import print_summary
-    from ...train.trainer import TrainConfig
     from ...train.trainer import train as run_training
 
     if resume:
-        cfg, out = TrainConfig.load(resume), resume
+        ignored = sorted(given - {"resume"})
+        if ignored:
+            raise EdgeclfError(
+                f"--resume continues the run as it was configured; drop {', '.join(flag(n) for n in ignored)} "
+                "(or start a new run with them)"
+            )
+        cfg, out = load_config(resume), resume
     else:
-        settings = settings_for(TrainConfig, options)
-        cfg = TrainConfig.for_command(classes_from_folders=classes_from_folders, **settings)
+        cfg = config_for_command(options, given)
     try:
         metrics = run_training(cfg, out, resume=bool(resume), overwrite=overwrite)
     except KeyboardInterrupt:

@@ -65,6 +65,16 @@ def settings_for(config: type, options: dict) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if k in names}
 
 
+def given_options(ctx: typer.Context, options: dict) -> set[str]:
+    """The options the user typed (or set through the environment), not typer's defaults: the
+    stages refuse what does not apply, and nothing is silently ignored."""
+    sources = {name: ctx.get_parameter_source(name) for name in options}
+    # By name: typer may carry its own copy of click, and with it its own ParameterSource.
+    return {
+        n for n, s in sources.items() if s is not None and s.name in ("COMMANDLINE", "ENVIRONMENT")
+    }
+
+
 def only_the_command_run(app: typer.Typer, argv: list[str]) -> None:
     """Keep only the command this process runs in `app`, so typer builds that command's options
     alone: building all of them took about 5 ms of every start. Without a known command name

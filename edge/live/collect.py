@@ -16,20 +16,10 @@ import cv2
 from ..atomic import check_writable_dir, write_new
 from ..errors import EdgeclfError
 from ..images import is_image_path
+from ..runtime.classes import parse_classes
 from .frame import FrameResult
 
 JPEG_QUALITY = 92
-
-
-def parse_classes(text: str) -> tuple[str, ...]:
-    """`--classes jeans,chinos,shorts`: names usable as folder names, each once."""
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    for name in names:
-        if name in (".", "..") or "/" in name or "\\" in name:
-            raise EdgeclfError(f"--classes: {name!r} cannot be a folder name")
-    if len(set(names)) != len(names):
-        raise EdgeclfError(f"--classes lists a name twice: {text!r}")
-    return names
 
 
 @dataclass

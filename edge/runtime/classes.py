@@ -1,8 +1,11 @@
-"""The Fashion-MNIST class names (the default model's classes) and forgiving class-name lookup."""
+"""The Fashion-MNIST class names (the default model's classes), forgiving class-name lookup, and
+`--classes` parsed one way for every command."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from ..errors import EdgeclfError
 
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
@@ -31,3 +34,24 @@ def class_index(name: str, classes: Sequence[str] = CLASS_NAMES) -> int:
 def fold(name: str) -> str:
     """A class name reduced to lower-case letters and digits, for lenient matching."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+MAX_CLASS_NAME = 100
+
+
+def check_class_name(name: str, option: str = "--classes") -> str:
+    """A class name is a folder name too: no path separators, no leading dot, no NUL, short."""
+    if name.startswith(".") or any(ch in name for ch in "/\\\0") or len(name) > MAX_CLASS_NAME:
+        raise EdgeclfError(
+            f"{option}: {name[:40]!r} cannot be a folder name (no '/', '\\', leading '.', "
+            f"or more than {MAX_CLASS_NAME} characters)"
+        )
+    return name
+
+
+def parse_classes(text: str) -> tuple[str, ...]:
+    """`--classes jeans,chinos,shorts`: names usable as folder names, each once."""
+    names = tuple(check_class_name(name.strip()) for name in text.split(",") if name.strip())
+    if len(set(names)) != len(names):
+        raise EdgeclfError(f"--classes lists a name twice: {text!r}")
+    return names
