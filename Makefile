@@ -22,7 +22,7 @@ demo: $(VENV)/.edge-installed
 	$(BIN)/edgeclf classify tests/fixtures/photos/images
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images tests/fixtures/photos --runs 500
 	$(BIN)/edgeclf classify examples/ --expect-dirs --model models/fashion_int8.tflite
-	$(BIN)/edgeclf bench --limit 2000
+	$(BIN)/edgeclf bench --model models/fashion_int8.tflite --limit 2000
 
 ## test: lint, check the import layers (lint-imports) and run the whole test suite
 test: $(VENV)/.all-installed
@@ -67,7 +67,8 @@ model: $(VENV)/.all-installed
 	$(BIN)/edgeclf convert models/fashion.keras --dynamic -o $(RUN)/fashion_dynamic.tflite
 	$(BIN)/edgeclf bench --compare $(RUN)/fashion_float.tflite $(RUN)/fashion_fp16.tflite \
 		$(RUN)/fashion_dynamic.tflite models/fashion_int8.tflite --json $(RUN)/compare.json
-	$(BIN)/edgeclf bench --threads 1,2 --json models/bench.json --plot models/bench.png
+	$(BIN)/edgeclf bench --model models/fashion_int8.tflite --threads 1,2 --json models/bench.json \
+		--plot models/bench.png
 
 ## accurate: train and convert the 1.17M-parameter, flip-averaged variant (83 min with --bf16 on a 2-core AMX CPU)
 ACCURATE := runs/accurate

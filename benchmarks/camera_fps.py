@@ -18,7 +18,7 @@ from edgeclf.edge.datasets.fashion_mnist import load_split
 from edgeclf.edge.datasets.synthetic import write_demo_video
 from edgeclf.edge.live.camera import CameraOptions, run_camera
 from edgeclf.edge.live.stream import LiveOptions
-from edgeclf.edge.runtime.classifier import Classifier, default_photo_model
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, Classifier
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
         video = Path(tmp) / "garments.mp4"
         test = load_split("test")
         write_demo_video(video, test.images[: args.frames // 10], frames_per_garment=10)
-        clf = Classifier(args.model or default_photo_model(), threads=args.threads)
+        clf = Classifier(args.model or DEFAULT_MODEL, threads=args.threads)
         live = LiveOptions(source=str(video))
         summary = run_camera(clf, live, CameraOptions(headless=True), emit=lambda line: None)
     print(json.dumps({"model": clf.name, **dataclasses.asdict(summary)}, indent=2))

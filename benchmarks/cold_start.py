@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cv2
 
-from edgeclf.edge.runtime.classifier import default_photo_model
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = """
@@ -97,7 +97,7 @@ def main() -> None:
 
         def bare(imports: str = "") -> list[str]:
             """The bare script, after `imports` when the breakdown asks for them."""
-            return [sys.executable, "-c", imports + BARE, str(default_photo_model()), str(image)]
+            return [sys.executable, "-c", imports + BARE, str(DEFAULT_MODEL), str(image)]
 
         rows = {
             "bare OpenCV+LiteRT script": bare(),

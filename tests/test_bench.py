@@ -5,7 +5,7 @@ import pytest
 
 from edgeclf.edge.datasets.fashion_mnist import balanced_subset
 from edgeclf.edge.runtime.backends import available_backends
-from edgeclf.edge.runtime.classifier import DEFAULT_MODEL
+from edgeclf.edge.runtime.classifier import FASHION_MODEL
 
 from conftest import needs_train, run_cli
 
@@ -44,8 +44,9 @@ def independent_correct(model_path, images, labels) -> int:
 def test_accuracy_matches_an_independent_count_and_schema_holds(tmp_path, test_split):
     report_path = tmp_path / "bench.json"
     result = run_cli(
-        "bench", "--limit", "1000", "--runs", "200", "--json", str(report_path), "--threads", "1,2"
-    )
+        "bench", "--model", str(FASHION_MODEL), "--limit", "1000", "--runs", "200",
+        "--json", str(report_path), "--threads", "1,2",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert set(report) >= KEYS
@@ -53,10 +54,10 @@ def test_accuracy_matches_an_independent_count_and_schema_holds(tmp_path, test_s
     assert 0 < report["latency_us"]["p50"] <= report["latency_us"]["p99"]
     assert set(report["thread_sweep"]) == {"1", "2"}
     assert report["backend"] == available_backends()[0] and report["threads"] == 1
-    assert report["model_bytes"] == DEFAULT_MODEL.stat().st_size
+    assert report["model_bytes"] == FASHION_MODEL.stat().st_size
     assert report["flip_average"] is False
     keep = balanced_subset(test_split.labels, 1000, seed=0)
-    correct = independent_correct(DEFAULT_MODEL, test_split.images[keep], test_split.labels[keep])
+    correct = independent_correct(FASHION_MODEL, test_split.images[keep], test_split.labels[keep])
     assert report["n"] == 1000 and report["correct"] == correct
     assert report["accuracy"] == pytest.approx(correct / 1000)
     assert (
@@ -110,6 +111,8 @@ def test_reference_agreement(tmp_path, converted):
     out = tmp_path / "ref.json"
     result = run_cli(
         "bench",
+        "--model",
+        str(FASHION_MODEL),
         "--reference",
         str(converted["float"][0]),
         "--limit",
@@ -126,7 +129,17 @@ def test_reference_agreement(tmp_path, converted):
 
 def test_plot_is_written(tmp_path):
     plot = tmp_path / "bench.png"
-    result = run_cli("bench", "--limit", "100", "--runs", "50", "--plot", str(plot))
+    result = run_cli(
+        "bench",
+        "--model",
+        str(FASHION_MODEL),
+        "--limit",
+        "100",
+        "--runs",
+        "50",
+        "--plot",
+        str(plot),
+    )
     assert result.returncode == 0 and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

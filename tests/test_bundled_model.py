@@ -5,21 +5,21 @@ import json
 import numpy as np
 import pytest
 
-from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier
+from edgeclf.edge.runtime.classifier import FASHION_MODEL, MODELS_DIR, Classifier
 
 from conftest import needs_train
 
 
 def test_bundled_int8_model_accuracy_and_size(test_split):
-    assert DEFAULT_MODEL.stat().st_size <= 100 * 1024
-    probs = Classifier().predict(test_split.images, batch_size=500)
+    assert FASHION_MODEL.stat().st_size <= 100 * 1024
+    probs = Classifier(FASHION_MODEL).predict(test_split.images, batch_size=500)
     accuracy = (probs.argmax(1) == test_split.labels).mean()
     assert len(test_split) == 10_000
     assert accuracy >= 0.935, accuracy
 
 
 def test_bundled_card_and_float_model_ship_together():
-    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
     assert card["quantization"]["mode"] == "int8" and card["quantization"]["io"] == "int8"
     assert abs(card["accuracy"]["drop_points"]) <= 0.3
     assert (MODELS_DIR / card["source_model"]).is_file()
@@ -39,7 +39,7 @@ def test_conversion_of_the_bundled_keras_model_reproduces_it(full_data_dir, tmp_
     """`convert` on models/fashion.keras with the recorded settings gives the bundled int8 model."""
     from edgeclf.convert.converter import ConvertOptions, convert
 
-    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
     out = tmp_path / "fashion_int8.tflite"
     calibration = card["quantization"]["calibration"]
     opts = ConvertOptions(

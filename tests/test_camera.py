@@ -109,7 +109,7 @@ def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
 
     dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
     monkeypatch.setattr(stream, "open_source", lambda *a: dying)
-    live = LiveClassifier(Classifier(), LiveOptions(max_retries=2, retry_base_s=0.01))
+    live = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(max_retries=2, retry_base_s=0.01))
     results = list(live.stream())
     summary = live.summary()
     assert 1 <= summary.frames <= 5 and len(results) == summary.frames
@@ -160,7 +160,7 @@ def pick_two_classes(test_split) -> tuple[int, int]:
 def test_only_the_region_is_classified(test_split):
     a, b = pick_two_classes(test_split)
     frame = two_garment_frame(test_split.images[a], test_split.images[b])
-    live = LiveClassifier(Classifier(), LiveOptions(smooth=0.0, threshold=0.0))
+    live = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(smooth=0.0, threshold=0.0))
     left = live.step(frame, (20, 100, 280, 280))
     right = live.step(frame, (340, 100, 280, 280))
     assert left.label == "Trouser" and right.label == "Bag"
@@ -168,7 +168,7 @@ def test_only_the_region_is_classified(test_split):
 
 def test_smoothing_weights_the_past_as_asked(test_split):
     a, b = pick_two_classes(test_split)
-    clf = Classifier()
+    clf = Classifier(FASHION_MODEL)
     frame_a = two_garment_frame(test_split.images[a], test_split.images[a])
     frame_b = two_garment_frame(test_split.images[b], test_split.images[b])
     roi = (20, 100, 280, 280)
@@ -186,7 +186,7 @@ def test_overlay_draws_the_region_and_the_label(test_split):
 
     a, b = pick_two_classes(test_split)
     frame = two_garment_frame(test_split.images[a], test_split.images[b])
-    result = LiveClassifier(Classifier(), LiveOptions(smooth=0.0, threshold=0.0)).step(
+    result = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(smooth=0.0, threshold=0.0)).step(
         frame, (20, 100, 280, 280)
     )
     drawn = result.plot()

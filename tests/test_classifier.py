@@ -8,14 +8,26 @@ import pytest
 from edgeclf.edge.errors import ModelError
 from edgeclf.edge.runtime.backends import available_backends
 from edgeclf.edge.runtime.classes import CLASS_NAMES
-from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, Classifier
+from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, FASHION_MODEL, PHOTO_MODEL, Classifier
 
-from conftest import run_cli, write_png
+from conftest import ROOT, run_cli, write_png
+
+
+def test_every_command_and_the_api_default_to_the_photo_model(tmp_path):
+    """One default: `Classifier()` and every edge command use the colour photo model."""
+    assert DEFAULT_MODEL == PHOTO_MODEL and Classifier().path == PHOTO_MODEL
+    image = str(next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg")))
+    verbose = run_cli("classify", "-v", image)
+    assert verbose.returncode == 0 and PHOTO_MODEL.name in verbose.stderr
+    report = tmp_path / "bench.json"
+    bench = run_cli("bench", "--limit", "20", "--runs", "10", "--json", str(report))
+    assert bench.returncode == 0, bench.stderr
+    assert json.loads(report.read_text())["model"] == str(PHOTO_MODEL)
 
 
 def test_bundled_model_loads_with_its_card():
-    clf = Classifier()
-    assert clf.path == DEFAULT_MODEL and clf.card is not None
+    clf = Classifier(FASHION_MODEL)
+    assert clf.path == FASHION_MODEL and clf.card is not None
     assert clf.labels == CLASS_NAMES
     assert clf.input.dtype == np.int8 and clf.input.shape[1:] == (28, 28, 1)
     assert clf.input.scale == 1.0 and clf.input.zero_point == -128  # exactly pixel - 128
@@ -23,19 +35,19 @@ def test_bundled_model_loads_with_its_card():
 
 
 def test_quantization_is_pixel_minus_128():
-    clf = Classifier()
+    clf = Classifier(FASHION_MODEL)
     pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
     assert np.array_equal(clf._lut[pixels].astype(int), pixels.astype(int) - 128)
 
 
 def test_probabilities_are_a_distribution(test_split):
-    probs = Classifier().predict(test_split.images[:50], batch_size=16)
+    probs = Classifier(FASHION_MODEL).predict(test_split.images[:50], batch_size=16)
     assert probs.shape == (50, 10)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=0.03) and probs.min() >= 0
 
 
 def test_batched_and_single_invokes_agree(test_split):
-    clf = Classifier()
+    clf = Classifier(FASHION_MODEL)
     images = test_split.images[:64]
     single = np.stack([clf.predict(im)[0] for im in images])
     assert np.array_equal(single, clf.predict(images, batch_size=32))
@@ -61,8 +73,8 @@ def test_int8_uint8_float_io_agree(converted, test_split):
 @pytest.mark.parametrize("backend", [b for b in available_backends() if b != "litert"])
 def test_backends_agree_with_litert(backend, test_split):
     images = test_split.images[:300]
-    reference = Classifier().predict(images, batch_size=100)
-    other = Classifier(backend=backend)
+    reference = Classifier(FASHION_MODEL).predict(images, batch_size=100)
+    other = Classifier(FASHION_MODEL, backend=backend)
     assert other.backend.name == backend
     assert np.array_equal(other.predict(images, batch_size=100).argmax(1), reference.argmax(1))
 
@@ -84,8 +96,8 @@ def test_bad_model_file_is_exit_2(tmp_path, test_split):
 
 def test_card_hash_mismatch_is_refused(tmp_path):
     model = tmp_path / "m.tflite"
-    model.write_bytes(DEFAULT_MODEL.read_bytes())
-    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    model.write_bytes(FASHION_MODEL.read_bytes())
+    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
     card["sha256"] = "0" * 64
     model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="does not match"):
@@ -94,11 +106,12 @@ def test_card_hash_mismatch_is_refused(tmp_path):
 
 def test_model_without_card_uses_default_labels(tmp_path, test_split):
     model = tmp_path / "m.tflite"
-    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    model.write_bytes(FASHION_MODEL.read_bytes())
     clf = Classifier(model)
     assert clf.card is None and clf.labels == CLASS_NAMES
     assert np.array_equal(
-        clf.predict(test_split.images[:20]), Classifier().predict(test_split.images[:20])
+        clf.predict(test_split.images[:20]),
+        Classifier(FASHION_MODEL).predict(test_split.images[:20]),
     )
 
 
@@ -148,7 +161,7 @@ def test_thread_count_reaches_the_interpreter(threads):
         "from edgeclf.edge.runtime.classifier import Classifier\n"
         "before = len(os.listdir('/proc/self/task'))\n"
         f"clf = Classifier(threads={threads})\n"
-        "clf.predict(np.zeros((28, 28), np.uint8))\n"
+        "clf.predict(np.zeros(clf.contract.shape, np.uint8))\n"
         "print(len(os.listdir('/proc/self/task')) - before)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -220,7 +220,10 @@ def test_bench_scores_the_committed_real_photos(tmp_path):
 
 
 def test_bench_split_needs_a_card_that_records_one():
-    result = run_cli("bench", "--images", str(PHOTOS), "--split", "val", "--runs", "20")
+    result = run_cli(
+        "bench", "--model", str(FASHION_MODEL), "--images", str(PHOTOS), "--split", "val",
+        "--runs", "20",
+    )  # fmt: skip
     assert result.returncode == 1 and "records no photo split" in result.stderr
 
 

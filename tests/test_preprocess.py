@@ -4,7 +4,7 @@ import pytest
 
 from edgeclf.edge.images import decode_image, to_uint8
 from edgeclf.edge.recipes.fashion_mnist import preprocess
-from edgeclf.edge.runtime.classifier import Classifier
+from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 
 from photos import VARIANTS, make_variant
 
@@ -26,7 +26,7 @@ def test_output_is_28x28_uint8_light_on_black(test_split):
 def test_photo_variants_recover_the_class(test_split, variant):
     """The recipe turns photo-like versions of test images back into what the model knows."""
     rng = np.random.default_rng(7)
-    clf = Classifier()
+    clf = Classifier(FASHION_MODEL)
     images, labels = test_split.images[:400], test_split.labels[:400]
     views = []
     for image in images:
@@ -54,7 +54,7 @@ def test_depths_and_alpha_are_normalised(test_split):
 
 
 def test_dark_background_photo(test_split):
-    clf = Classifier()
+    clf = Classifier(FASHION_MODEL)
     image = test_split.images[2]
     big = cv2.resize(
         image, (200, 120), interpolation=cv2.INTER_CUBIC

@@ -18,7 +18,7 @@ from edgeclf.edge.datasets.synthetic import write_demo_video
 from edgeclf.edge.live.service import LiveService
 from edgeclf.edge.live.stream import LiveOptions
 from edgeclf.edge.runtime.classes import CLASS_NAMES
-from edgeclf.edge.runtime.classifier import Classifier
+from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 from edgeclf.edge.serve.app import create_app
 
 from photos import make_variant
@@ -47,7 +47,7 @@ def video(tmp_path_factory, test_split):
 
 @pytest.fixture()
 def client():
-    with TestClient(create_app(Classifier(), None, max_upload=200_000)) as c:
+    with TestClient(create_app(Classifier(FASHION_MODEL), None, max_upload=200_000)) as c:
         yield c
 
 
@@ -89,7 +89,7 @@ def test_bad_uploads_get_json_errors_and_the_server_keeps_serving(client, test_s
 
 
 def test_token_guards_every_route_but_healthz(test_split):
-    with TestClient(create_app(Classifier(), None, token=TOKEN)) as c:
+    with TestClient(create_app(Classifier(FASHION_MODEL), None, token=TOKEN)) as c:
         assert c.get("/healthz").status_code == 200
         for path in ("/", "/api/status", "/docs", "/openapi.json"):
             assert c.get(path).status_code == 401, path
@@ -109,7 +109,7 @@ def test_without_camera_status_and_page(client):
     status = client.get("/api/status").json()
     assert (
         status["camera"] is None
-        and status["backend"] == Classifier().backend.name
+        and status["backend"] == Classifier(FASHION_MODEL).backend.name
         and status["model"].endswith(".tflite")
     )
     assert "const LIVE = false" in client.get("/").text
@@ -127,8 +127,8 @@ def free_port() -> int:
 def server(video):
     """A real uvicorn on loopback, fed by a video file looped at its own frame rate."""
     opts = LiveOptions(source=str(video), loop=True, realtime=True, smooth=0.0, threshold=0.0)
-    live = LiveService(Classifier(), opts)
-    with running_server(create_app(Classifier(), live)) as base:
+    live = LiveService(Classifier(FASHION_MODEL), opts)
+    with running_server(create_app(Classifier(FASHION_MODEL), live)) as base:
         yield base, live
     assert not live.running  # the capture was released on shutdown
 
@@ -270,9 +270,9 @@ def collecting(video, tmp_path):
     from edgeclf.edge.live.collect import CollectOptions, Collector
 
     opts = LiveOptions(source=str(video), loop=True, realtime=True, roi=(40, 20, 200, 200))
-    live = LiveService(Classifier(), opts)
+    live = LiveService(Classifier(FASHION_MODEL), opts)
     collector = Collector(CollectOptions(tmp_path / "mine", ("jeans", "chinos")))
-    with running_server(create_app(Classifier(), live, collector=collector)) as base:
+    with running_server(create_app(Classifier(FASHION_MODEL), live, collector=collector)) as base:
         yield base, tmp_path / "mine"
 
 
@@ -376,7 +376,7 @@ def test_loopback_and_urls():
 
 def test_loopback_without_token_refuses_foreign_hosts_and_cross_origin_posts(test_split):
     """DNS rebinding: a page on attacker.example must not read the camera or use the API."""
-    app = create_app(Classifier(), None, local_only=True)
+    app = create_app(Classifier(FASHION_MODEL), None, local_only=True)
     upload = {"file": ("g.png", png(test_split.images[0]), "image/png")}
     with TestClient(app, base_url="http://127.0.0.1:8000") as local:
         assert local.get("/api/status").status_code == 200
@@ -391,7 +391,7 @@ def test_loopback_without_token_refuses_foreign_hosts_and_cross_origin_posts(tes
 
 def test_oversize_uploads_are_refused_before_they_are_spooled():
     """Content-Length over the cap: 413 at once. Chunked: counted as it streams, 413 past it."""
-    with running_server(create_app(Classifier(), None, max_upload=2**20)) as base:
+    with running_server(create_app(Classifier(FASHION_MODEL), None, max_upload=2**20)) as base:
         oversize_uploads(base)
 
 
@@ -430,7 +430,7 @@ def test_slow_loris_sockets_are_closed(test_split):
     """Five sockets that never finish their headers are all closed after the header timeout."""
     from edgeclf.edge.serve.http_guards import header_timeout_protocol
 
-    app = create_app(Classifier(), None)
+    app = create_app(Classifier(FASHION_MODEL), None)
     with running_server(app, http=header_timeout_protocol(1.0)) as base:
         host, port = base.removeprefix("http://").split(":")
         sockets = [socket.create_connection((host, int(port)), timeout=5) for _ in range(5)]

@@ -11,7 +11,6 @@ from ..errors import EdgeclfError
 from .options import (
     ArchOption,
     BackendOption,
-    BenchModelOption,
     Bf16Option,
     CalibPhotosOption,
     ClassesOption,
@@ -217,9 +216,9 @@ def classify(
 ) -> None:
     """Classify photos of garments (any size, any background) with the int8 model."""
     from ..classify.run import ClassifyOptions, run
-    from ..runtime.classifier import load_classifier
+    from ..runtime.classifier import Classifier
 
-    clf = load_classifier(model, backend, threads, delegate)
+    clf = Classifier(model, backend, threads, delegate)
     if verbose:
         typer.echo(clf.summary_line(), err=True)
     opts = ClassifyOptions(top_k, raw, save_input, as_json, expect, expect_dirs, report)
@@ -237,7 +236,7 @@ def bench(
         bool,
         typer.Option("--compare", help="Benchmark every MODEL and print one side-by-side table."),
     ] = False,
-    model: BenchModelOption = None,
+    model: ModelOption = None,
     reference: Annotated[
         Path | None, typer.Option(help="Another .tflite to measure top-1 agreement against.")
     ] = None,

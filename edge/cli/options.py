@@ -55,12 +55,6 @@ ModelOption = Annotated[
         "is the 28x28 Fashion-MNIST one).",
     ),
 ]
-BenchModelOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--model", "-m", help="TFLite model (default: the bundled Fashion-MNIST int8 model)."
-    ),
-]
 BackendOption = Annotated[
     str | None,
     typer.Option(help="Interpreter: litert, tflite-runtime or tensorflow (default: first found)."),
@@ -172,9 +166,9 @@ class LiveArgs(NamedTuple):
     delegate: str | None
 
     def classifier(self):
-        from ..runtime.classifier import load_classifier
+        from ..runtime.classifier import Classifier
 
-        return load_classifier(self.model, self.backend, self.threads, self.delegate)
+        return Classifier(self.model, self.backend, self.threads, self.delegate)
 
     def options(self, **extra):
         from ..live.stream import LiveOptions

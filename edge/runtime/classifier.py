@@ -19,21 +19,9 @@ from .contract import PHOTO, InputContract
 from .prediction import Prediction
 
 MODELS_DIR = package_dir("edgeclf.models")  # the bundled models, however edgeclf is installed
-FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray: Fashion-MNIST and bench
-PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos: classify, camera, serve
-DEFAULT_MODEL = FASHION_MODEL
-
-
-def default_photo_model() -> Path:
-    """What `classify`, `camera` and `serve` use without --model: the photo model, if bundled."""
-    return PHOTO_MODEL if PHOTO_MODEL.is_file() else FASHION_MODEL
-
-
-def load_classifier(
-    model: Path | None, backend: str | None, threads: int | None, delegate: str | None
-) -> Classifier:
-    """The model asked for, else the bundled photo model (photos and camera frames)."""
-    return Classifier(model or default_photo_model(), backend, threads, delegate)
+PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos and camera frames
+FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray Fashion-MNIST crops
+DEFAULT_MODEL = PHOTO_MODEL  # of every command, and of `Classifier()`
 
 
 class TensorSpec(NamedTuple):
