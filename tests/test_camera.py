@@ -103,13 +103,12 @@ class DyingCamera:
         pass
 
 
-def test_source_dying_mid_stream_retries_then_reports(monkeypatch, test_split):
+def test_source_dying_mid_stream_retries_then_reports(test_split):
     from edgeclf.edge.datasets.synthetic import garment_frame
-    from edgeclf.edge.live import stream
 
     dying = DyingCamera(garment_frame(test_split.images[0]), good=5)
-    monkeypatch.setattr(stream, "open_source", lambda *a: dying)
-    live = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(max_retries=2, retry_base_s=0.01))
+    opts = LiveOptions(max_retries=2, retry_base_s=0.01)
+    live = LiveClassifier(Classifier(FASHION_MODEL), opts, source=dying)
     results = list(live.stream())
     summary = live.summary()
     assert 1 <= summary.frames <= 5 and len(results) == summary.frames

@@ -7,7 +7,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, get_type_hints
 
 import typer
 
@@ -151,19 +151,37 @@ ThreadSweep = Annotated[
 
 
 class LiveArgs(NamedTuple):
-    """What `camera` and `serve` were told about the source, the model and the loop."""
+    """The options `camera` and `serve` share, declared once: the source, the model and the
+    loop. Each field's annotation is its typer option; `with_live_options` adds them all."""
 
-    source: str
-    model: Path | None
-    width: int | None
-    height: int | None
-    fps: float | None
-    roi: Region | None
-    smooth: float
-    threshold: float
-    backend: str | None
-    threads: int | None
-    delegate: str | None
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, "
+            "or picamera2."
+        ),
+    ] = "0"
+    model: ModelOption = None
+    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None
+    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None
+    fps: Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")] = None
+    roi: Annotated[
+        Region | None,
+        typer.Option(
+            parser=parse_region,
+            metavar="X,Y,W,H",
+            help="Region to classify (default: centred square).",
+        ),
+    ] = None
+    smooth: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+    ] = 0.5
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+    ] = 0.5
+    backend: BackendOption = None
+    threads: ThreadsOption = None
+    delegate: DelegateOption = None
 
     def classifier(self):
         from ..runtime.classifier import Classifier
@@ -171,76 +189,33 @@ class LiveArgs(NamedTuple):
         return Classifier(self.model, self.backend, self.threads, self.delegate)
 
     def options(self, **extra):
+        """The live loop's options: these fields where it has them, plus `extra`."""
+        from dataclasses import fields
+
         from ..live.stream import LiveOptions
 
-        return LiveOptions(
-            source=self.source,
-            width=self.width,
-            height=self.height,
-            fps=self.fps,
-            roi=tuple(self.roi) if self.roi else None,
-            smooth=self.smooth,
-            threshold=self.threshold,
-            **extra,
-        )
-
-
-LIVE_OPTIONS: dict[str, tuple[object, object]] = {
-    "source": (
-        Annotated[
-            str,
-            typer.Option(
-                help="Camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, "
-                "or picamera2."
-            ),
-        ],
-        "0",
-    ),
-    "model": (ModelOption, None),
-    "width": (Annotated[int | None, typer.Option(min=1, help="Requested frame width.")], None),
-    "height": (Annotated[int | None, typer.Option(min=1, help="Requested frame height.")], None),
-    "fps": (Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")], None),
-    "roi": (
-        Annotated[
-            Region | None,
-            typer.Option(
-                parser=parse_region,
-                metavar="X,Y,W,H",
-                help="Region to classify (default: centred square).",
-            ),
-        ],
-        None,
-    ),
-    "smooth": (
-        Annotated[
-            float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
-        ],
-        0.5,
-    ),
-    "threshold": (
-        Annotated[
-            float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
-        ],
-        0.5,
-    ),
-    "backend": (BackendOption, None),
-    "threads": (ThreadsOption, None),
-    "delegate": (DelegateOption, None),
-}
+        shared = {
+            f.name: getattr(self, f.name) for f in fields(LiveOptions) if f.name in self._fields
+        }
+        shared["roi"] = tuple(self.roi) if self.roi else None
+        return LiveOptions(**shared, **extra)
 
 
 def with_live_options(func: Callable) -> Callable:
     """Give a command the shared live options; it receives them packed as `live: LiveArgs`."""
     signature = inspect.signature(func, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "live"]
+    kinds = get_type_hints(LiveArgs, include_extras=True)
     shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
-        for name, (kind, default) in LIVE_OPTIONS.items()
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kinds[name]
+        )
+        for name, default in LiveArgs._field_defaults.items()
     ]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        live = LiveArgs(**{name: kwargs.pop(name) for name in LIVE_OPTIONS})
+        live = LiveArgs(**{name: kwargs.pop(name) for name in LiveArgs._fields})
         return func(*args, live=live, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *shared])

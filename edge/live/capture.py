@@ -153,7 +153,10 @@ class PiCameraSource:
         self.camera.close()
 
 
-def open_source(source: str, width=None, height=None, fps=None):
+FrameSource = OpenCVSource | PiCameraSource
+
+
+def open_source(source: str, width=None, height=None, fps=None) -> FrameSource:
     if source == "picamera2":
         return PiCameraSource(width, height, fps)
     return OpenCVSource(source, width, height, fps)

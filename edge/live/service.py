@@ -10,6 +10,7 @@ import cv2
 
 from ..errors import EdgeclfError
 from ..runtime.classifier import Classifier
+from .capture import FrameSource
 from .collect import Collector
 from .frame import FrameResult
 from .stream import LiveClassifier, LiveOptions
@@ -22,7 +23,13 @@ class LiveService:
     cost five JPEG copies over the network, not five captures or five inferences.
     """
 
-    def __init__(self, clf: Classifier, opts: LiveOptions, jpeg_quality: int = 80) -> None:
+    def __init__(
+        self,
+        clf: Classifier,
+        opts: LiveOptions,
+        source: FrameSource | None = None,
+        jpeg_quality: int = 80,
+    ) -> None:
         self.clf = clf
         self.opts = opts
         self.jpeg_quality = jpeg_quality
@@ -34,7 +41,7 @@ class LiveService:
         self.sequence = 0
         self.error: str | None = None
         self.started = time.time()
-        self.live = LiveClassifier(clf, opts)
+        self.live = LiveClassifier(clf, opts, source)
         self.thread = threading.Thread(target=self._run, name="edgeclf-live", daemon=True)
 
     def start(self) -> None:

@@ -17,7 +17,7 @@ from ..errors import EdgeclfError
 from ..metrics import summarize
 from ..runtime.classifier import Classifier
 from ..runtime.prediction import UNCERTAIN, top_k
-from .capture import FrameGrabber, open_source
+from .capture import FrameGrabber, FrameSource, open_source
 from .frame import FrameResult
 
 STATS_WINDOW = 10_000  # per-stage timings kept for the summary: memory stays flat on long runs
@@ -97,10 +97,15 @@ class RunSummary:
 
 
 class LiveClassifier:
-    """Classifies frames one at a time (`step`), or a whole source as a stream (`stream`)."""
+    """Classifies frames one at a time (`step`), or a whole source as a stream (`stream`).
 
-    def __init__(self, clf: Classifier, opts: LiveOptions) -> None:
-        self.clf, self.opts = clf, opts
+    `source` is a frame source already open (serve opens its camera once, to fail early and
+    clearly); without one, the stream opens `opts.source` itself."""
+
+    def __init__(
+        self, clf: Classifier, opts: LiveOptions, source: FrameSource | None = None
+    ) -> None:
+        self.clf, self.opts, self.source = clf, opts, source
         self.stop_requested = threading.Event()
         self.paused = False
         self.times = StageTimes()
@@ -154,7 +159,7 @@ class LiveClassifier:
         """Open the source and yield a result per classified frame until the source ends, a
         limit is reached or `stop()` is called. Paused, frames are read but not classified."""
         opts = self.opts
-        source = open_source(opts.source, opts.width, opts.height, opts.fps)
+        source = self.source or open_source(opts.source, opts.width, opts.height, opts.fps)
         self.grabber = grabber = FrameGrabber(
             source,
             loop=opts.loop,

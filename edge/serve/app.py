@@ -237,9 +237,9 @@ def serve(
     collector = Collector(collect) if collect else None  # checks DIR before the camera opens
     live = None
     if live_opts:
-        # Fail now, clearly, if the camera is missing, not in the first viewer's browser.
-        open_source(live_opts.source, live_opts.width, live_opts.height, live_opts.fps).release()
-        live = LiveService(clf, live_opts)
+        # Open the camera once, now: a missing one fails here, clearly, not in a viewer's browser.
+        source = open_source(live_opts.source, live_opts.width, live_opts.height, live_opts.fps)
+        live = LiveService(clf, live_opts, source)
     if not is_loopback(host) and not token:
         print(
             f"warning: listening on {host} without --token: anyone on the network can use it",
