@@ -81,11 +81,11 @@ def model_card(model, training: ModelCard | None) -> ModelCard:
 
 def output_kind(model) -> str:
     """'probabilities' when the model ends in a softmax, else 'logits' (the runtime applies it)."""
+    import keras
+
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
-    is_softmax = (
-        type(last).__name__ == "Softmax" or getattr(activation, "__name__", "") == "softmax"
-    )
+    is_softmax = isinstance(last, keras.layers.Softmax) or activation is keras.activations.softmax
     return "probabilities" if is_softmax else "logits"
 
 

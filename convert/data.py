@@ -16,18 +16,18 @@ import numpy as np
 
 from ..edge.datasets.fashion_mnist import load_split, load_subset
 from ..edge.datasets.photo_data import (
+    TEST_RENDER_PER_CLASS,
+    TEST_RENDER_SEED,
     PhotoArrays,
     photo_arrays,
     rendered_fashion_mnist,
     split_photos,
 )
 from ..edge.errors import EdgeclfError
+from ..edge.metrics import one_hot
 from ..edge.runtime.card import PhotoSplit
 from ..edge.runtime.classes import CLASS_NAMES
 from ..edge.runtime.contract import PHOTO, InputContract
-
-VERIFY_RENDER_PER_CLASS = 300
-VERIFY_RENDER_SEED = 1234  # the same rendering `train` reports its test accuracy on
 
 
 @dataclass
@@ -40,9 +40,7 @@ class VerificationSet:
 
     @classmethod
     def from_labels(cls, name: str, views: np.ndarray, labels: np.ndarray, classes: int):
-        allowed = np.zeros((len(labels), classes), bool)
-        allowed[np.arange(len(labels)), labels] = True
-        return cls(name, views, allowed)
+        return cls(name, views, one_hot(labels, classes))
 
     @classmethod
     def from_arrays(cls, name: str, arrays: PhotoArrays):
@@ -104,7 +102,7 @@ def verification_sets(
         )
     if is_fashion_mnist(contract):
         rendered = rendered_fashion_mnist(
-            "test", VERIFY_RENDER_PER_CLASS, contract, VERIFY_RENDER_SEED, data_dir
+            "test", TEST_RENDER_PER_CLASS, contract, TEST_RENDER_SEED, data_dir
         )
         sets.append(VerificationSet.from_arrays("Fashion-MNIST test as photos", rendered))
     if not sets:

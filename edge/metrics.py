@@ -41,3 +41,9 @@ def confusion_counts(
     matrix = np.zeros((n_rows, n_classes), dtype=np.int64)
     np.add.at(matrix, (rows.astype(int), predicted.astype(int)), 1)
     return matrix
+
+
+def one_hot(labels: np.ndarray, classes: int, dtype=bool) -> np.ndarray:
+    """(N,) class indices -> (N, classes) masks: the right class of each image (float for
+    Keras targets, bool for set-valued scoring)."""
+    return np.eye(classes, dtype=dtype)[np.asarray(labels, dtype=int)]

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..edge.datasets.photo_data import photo_arrays, rendered_fashion_mnist, split_photos
+from ..edge.datasets.photo_data import (
+    TEST_RENDER_PER_CLASS,
+    TEST_RENDER_SEED,
+    photo_arrays,
+    rendered_fashion_mnist,
+    split_photos,
+)
 from ..edge.datasets.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
 from ..edge.errors import DataError
 from ..edge.runtime.card import ModelCard, PhotoSplit
 from ..edge.runtime.classes import fold
 from ..edge.runtime.contract import PHOTO, InputContract
 
-TEST_RENDER_PER_CLASS = 300  # Fashion-MNIST test crops rendered as photos, for the test metric
-TEST_RENDER_SEED = 1234
 UNSURE_LABELS = frozenset({"notsure", "skip"})  # photo labels that name nothing (folded)
 FEW_PHOTOS = 20  # own classes: below this per class, say that more photos would help
 LABEL_HEAD_WEIGHT = 0.5  # the label head's share of the loss, beside the classes' set loss

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..edge.datasets.fashion_mnist import balanced_subset, load_split, load_subset
+from ..edge.metrics import one_hot
 from ..edge.runtime.classes import CLASS_NAMES, NUM_CLASSES
 from ..edge.runtime.contract import InputContract
 from .photo_training import photo_contract, prepare_photo_data
@@ -26,8 +27,6 @@ def as_input(images: np.ndarray) -> np.ndarray:
 
 def prepare_data(cfg):
     """Train/validation arrays (validation taken from train, class-balanced) and the test split."""
-    import keras
-
     train_split = load_subset("train", cfg.data_dir, cfg.limit, cfg.seed)
     test_split = load_split("test", cfg.data_dir)
     x_all, y_all = train_split.images, train_split.labels
@@ -35,7 +34,7 @@ def prepare_data(cfg):
     train_idx, val_idx = split_validation(y_all, val_size, cfg.seed)
 
     def pair(idx: np.ndarray):
-        return as_input(x_all[idx]), keras.utils.to_categorical(y_all[idx], NUM_CLASSES)
+        return as_input(x_all[idx]), one_hot(y_all[idx], NUM_CLASSES, np.float32)
 
     return pair(train_idx), pair(val_idx), test_split
 
@@ -58,7 +57,7 @@ class TrainingData:
 
 def prepare_fashion_mnist(cfg) -> TrainingData:
     (x_train, y_train), (x_val, y_val), test_split = prepare_data(cfg)
-    y_test = np.eye(NUM_CLASSES, dtype=np.float32)[test_split.labels]
+    y_test = one_hot(test_split.labels, NUM_CLASSES, np.float32)
     x_test = as_input(test_split.images)
     seen = {"data": str(test_split.source)}
     return TrainingData(

@@ -13,6 +13,7 @@ from ..datasets.photo_data import photo_arrays
 from ..datasets.photoset import group_split, load_photos, mapping_for
 from ..datasets.synthetic import render_photo
 from ..errors import EdgeclfError
+from ..metrics import one_hot
 from ..runtime.classifier import Classifier
 from ..runtime.contract import PHOTO
 from .options import BenchOptions
@@ -42,8 +43,7 @@ def fashion_mnist_data(clf: Classifier, opts: BenchOptions) -> BenchData:
         source += ", rendered as photos"
     else:
         views = images
-    allowed = np.zeros((len(labels), len(clf.labels)), bool)
-    allowed[np.arange(len(labels)), labels] = True
+    allowed = one_hot(labels, len(clf.labels))
     return BenchData(views, allowed, clf.labels, labels.astype(int), source, split.images[0])
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from ..atomic import check_writable_dir, check_writable_file, write_bytes
+from ..atomic import check_writable_dir, check_writable_file, write_new
 from ..errors import EdgeclfError, InputImageError
 from ..images import expand_inputs, read_image
 from ..runtime.classifier import Classifier
@@ -57,19 +57,12 @@ def is_blank(image: np.ndarray) -> bool:
 
 def save_view(view: np.ndarray, source: Path, folder: Path) -> Path:
     """Write the model's-eye view as PNG, never overwriting another image's view."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{source.stem}.png"
-    n = 1
-    while target.exists():
-        target = folder / f"{source.stem}-{n}.png"
-        n += 1
     if view.ndim == 3:  # colour views are RGB; OpenCV writes BGR
         view = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
     ok, png = cv2.imencode(".png", view)
     if not ok:
         raise EdgeclfError(f"cannot encode the view of {source} as PNG")
-    write_bytes(target, png.tobytes())  # any file name: OpenCV never sees it
-    return target
+    return write_new(folder / f"{source.stem}.png", png)  # any file name: OpenCV never sees it
 
 
 def classify_all(

@@ -17,6 +17,11 @@ from .fashion_mnist import load_subset
 from .photoset import PhotoSet, group_split, load_photos, mapping_for
 from .synthetic import render_photo
 
+# The Fashion-MNIST test crops rendered as photos that `train` reports its test accuracy on and
+# `convert` verifies on: one rendering, one seed.
+TEST_RENDER_PER_CLASS = 300
+TEST_RENDER_SEED = 1234
+
 
 @dataclass
 class PhotoArrays:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .finder import distance, enclosing, full_scale, regions, working_copy
+
 SIZE = 28
 WORK_SIDE = 256  # find the garment on a copy this size: fast, and blind to fine texture
 MIN_CONTRAST = 24  # a pixel belongs to the garment if it differs this much from the background
@@ -43,29 +45,14 @@ def is_fashion_mnist_like(gray: np.ndarray) -> bool:
 
 def garment_box(gray: np.ndarray, background: float) -> tuple[int, int, int, int]:
     """Bounding box (x, y, w, h) of what differs from the background, ignoring specks and clutter."""
-    h, w = gray.shape
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(
-        gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (3, 3), 0)
-    diff = cv2.absdiff(small, np.full_like(small, round(background)))
-    threshold = max(MIN_CONTRAST, median(diff) * 2)
-    mask = (diff > threshold).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:  # nothing stands out: keep the whole image
-        return 0, 0, w, h
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = stats[1:][areas >= 0.08 * areas.max()]  # the garment and its sizeable parts, not clutter
-    x0, y0 = keep[:, 0].min(), keep[:, 1].min()
-    x1 = (keep[:, 0] + keep[:, 2]).max()
-    y1 = (keep[:, 1] + keep[:, 3]).max()
-    inv = 1.0 / scale
-    x0, y0 = int(np.floor(x0 * inv)), int(np.floor(y0 * inv))
-    x1, y1 = min(w, int(np.ceil(x1 * inv))), min(h, int(np.ceil(y1 * inv)))
-    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+    small, scale = working_copy(gray, WORK_SIDE)
+    diff = distance(small, round(background))
+    parts, _ = regions(diff, max(MIN_CONTRAST, median(diff) * 2))
+    if not len(parts):  # nothing stands out: keep the whole image
+        return 0, 0, gray.shape[1], gray.shape[0]
+    areas = parts[:, cv2.CC_STAT_AREA]
+    keep = parts[areas >= 0.08 * areas.max()]  # the garment and its sizeable parts, not clutter
+    return full_scale(enclosing(keep), scale, gray.shape)
 
 
 def sharpen(image: np.ndarray) -> np.ndarray:

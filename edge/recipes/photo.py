@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .finder import distance, enclosing, full_scale, regions, working_copy
+
 WORK_SIDE = 128  # find the box on a copy this size: fast, and blind to fine texture
 MIN_CONTRAST = 28  # colour distance (max over channels) that separates garment from background
 MAX_DEPTH = 2  # table -> sheet -> garment
@@ -47,19 +49,14 @@ def plain_share(image: np.ndarray, ring: int, colour: np.ndarray) -> float:
 def foreground_box(small: np.ndarray, background: np.ndarray) -> tuple[int, int, int, int] | None:
     """Box (x, y, w, h) of what stands out from `background`, or None when nothing does."""
     h, w = small.shape[:2]
-    diff = np.abs(small.astype(np.int16) - background.astype(np.int16)).max(axis=2)
-    diff = diff.astype(np.uint8)
+    diff = distance(small, background)
     # Otsu splits near-background from garment whatever share of the image each covers.
     otsu, _ = cv2.threshold(diff, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = (diff > max(MIN_CONTRAST, otsu)).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
+    parts, centroids = regions(diff, max(MIN_CONTRAST, otsu))
+    if not len(parts):
         return None
-    parts = stats[1:]
     # The garment is the largest region, favouring the middle: the camera is pointed at it.
-    off_centre = np.hypot(*((centroids[1:] - (w / 2, h / 2)) / (w / 2, h / 2)).T) / np.sqrt(2)
+    off_centre = np.hypot(*((centroids - (w / 2, h / 2)) / (w / 2, h / 2)).T) / np.sqrt(2)
     main = parts[np.argmax(parts[:, cv2.CC_STAT_AREA] * (1 - 0.8 * off_centre))]
     if main[cv2.CC_STAT_AREA] < 0.005 * h * w:  # specks only
         return None
@@ -73,10 +70,7 @@ def foreground_box(small: np.ndarray, background: np.ndarray) -> tuple[int, int,
         & (parts[:, 1] + parts[:, 3] > my0)
         & (parts[:, cv2.CC_STAT_AREA] >= 0.1 * main[cv2.CC_STAT_AREA])
     )
-    keep = parts[near]
-    x0, y0 = keep[:, 0].min(), keep[:, 1].min()
-    x1, y1 = (keep[:, 0] + keep[:, 2]).max(), (keep[:, 1] + keep[:, 3]).max()
-    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+    return enclosing(parts[near])
 
 
 def is_sheet(small: np.ndarray, box: tuple[int, int, int, int], outside: np.ndarray) -> bool:
@@ -98,11 +92,7 @@ def is_sheet(small: np.ndarray, box: tuple[int, int, int, int], outside: np.ndar
 def garment_box(image: np.ndarray) -> tuple[int, int, int, int]:
     """The garment's box (x, y, w, h) in a BGR image; the whole image when nothing stands out."""
     h, w = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(
-        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (3, 3), 0)
+    small, scale = working_copy(image, WORK_SIDE)
     ox, oy = 0, 0
     region = small
     background = border_colour(region)
@@ -121,12 +111,7 @@ def garment_box(image: np.ndarray) -> tuple[int, int, int, int]:
         background = border_colour(region, ring)
     if box is None or not plausible(box, small.shape):
         return 0, 0, w, h
-    x, y, bw, bh = box
-    m = MARGIN * max(bw, bh)
-    inv = 1.0 / scale
-    x0, y0 = max(0, int((x - m) * inv)), max(0, int((y - m) * inv))
-    x1, y1 = min(w, int(np.ceil((x + bw + m) * inv))), min(h, int(np.ceil((y + bh + m) * inv)))
-    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+    return full_scale(box, scale, image.shape, MARGIN * max(box[2], box[3]))
 
 
 def plausible(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
