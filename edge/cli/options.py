@@ -1,13 +1,11 @@
 """Command-line options declared once: their types, help and parsers, and the live options that
 `camera` and `serve` share (added to both by one decorator, so the two cannot drift apart)."""
 
-from __future__ import annotations
-
 import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NamedTuple, get_type_hints
+from typing import Annotated, NamedTuple
 
 import typer
 
@@ -205,7 +203,7 @@ def with_live_options(func: Callable) -> Callable:
     """Give a command the shared live options; it receives them packed as `live: LiveArgs`."""
     signature = inspect.signature(func, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "live"]
-    kinds = get_type_hints(LiveArgs, include_extras=True)
+    kinds = LiveArgs.__annotations__  # objects, not strings: no future import here
     shared = [
         inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kinds[name]

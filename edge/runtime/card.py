@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,10 +66,11 @@ class PhotoSplit(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class ModelCard:
+class ModelCard(NamedTuple):
     """One model's card: what the runtime needs (the contract, the output kind), what later
-    stages reproduce (the photo split), and the report `convert` verified."""
+    stages reproduce (the photo split), and the report `convert` verified. (A NamedTuple, not a
+    dataclass: `classify` reads a card on every start, and a dataclass compiles its methods
+    when its module loads.)"""
 
     contract: InputContract
     output_kind: str | None = None  # None: a training card (the Keras model decides)
@@ -83,7 +83,7 @@ class ModelCard:
     sha256: str | None = None
     size_bytes: int | None = None
     output: dict | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] | None = None  # what convert measured; no stage reads it back
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -183,8 +183,7 @@ class ModelCard:
         self, model_file: str, tflite_bytes: bytes, output: dict, kind: str, **report: Any
     ) -> ModelCard:
         """This (training) card for a converted model: its identity, output and report."""
-        return replace(
-            self,
+        return self._replace(
             output_kind=kind,
             model_file=model_file,
             sha256=sha256_of(tflite_bytes),
@@ -208,15 +207,16 @@ class ModelCard:
         out["classes"] = list(self.classes)
         if self.background:
             out["background_class"] = self.background
+        report = self.report or {}
         if self.sha256:
-            out["input"] = self.report.get("input")
+            out["input"] = report.get("input")
             out["output"] = self.output
         out["preprocessing"] = _preprocessing(self.contract)
         if self.sha256:
             out["flip_average"] = self.flip_average
         for key in REPORT_KEYS[1:4]:
-            if key in self.report:
-                out[key] = self.report[key]
+            if key in report:
+                out[key] = report[key]
         if self.validation is not None or self.sha256:
             out["validation"] = self.validation.to_dict() if self.validation else None
         if self.class_counts is not None:
@@ -224,8 +224,8 @@ class ModelCard:
         if self.calibration is not None:
             out["calibration"] = self.calibration
         for key in REPORT_KEYS[4:]:
-            if key in self.report:
-                out[key] = self.report[key]
+            if key in report:
+                out[key] = report[key]
         return out
 
     def to_json(self) -> str:
