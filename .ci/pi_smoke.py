@@ -16,6 +16,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -291,8 +292,23 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
 
 
 def compared(name: str) -> bool:
-    """The steps whose result must equal the same runtime's on x86: the accuracies."""
+    """The steps whose result must match the same runtime's on x86: the accuracies."""
     return name.startswith("bench")
+
+
+def images_right(detail: str) -> int | None:
+    """How many images a bench step got right, from its "81.58% of 38 (...)" line."""
+    found = re.match(r"([\d.]+)% of (\d+)", detail)
+    return round(float(found[1]) * int(found[2]) / 100) if found else None
+
+
+def matches_x86(mine: str, theirs: str) -> bool:
+    """The same accuracy, or one image apart: int8 kernels differ between x86 and aarch64 (and
+    with the emulated CPU's features), and a borderline image can fall either way. Seen on the
+    committed photos: 30 of 38 on emulated aarch64 LiteRT against 31 on x86, for the same
+    model and wheels."""
+    a, b = images_right(mine), images_right(theirs)
+    return mine == theirs or (a is not None and b is not None and abs(a - b) <= 1)
 
 
 def run_steps(
@@ -382,8 +398,11 @@ def main() -> int:
             if theirs is None:
                 step.x86 = "no x86 venv to compare with"
                 continue
-            same = step.detail == theirs.detail
-            step.x86 = "yes" if same else f"no: x86 {theirs.detail}"
+            same = matches_x86(step.detail, theirs.detail)
+            exact = step.detail == theirs.detail
+            step.x86 = (
+                "yes" if exact else f"{'one image apart' if same else 'no'}: x86 {theirs.detail}"
+            )
             step.ok = step.ok and same
         results += steps_run
     print_table(results)

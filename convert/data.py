@@ -67,8 +67,10 @@ def calibration_views(
     parts = []
     fashion = is_fashion_mnist(contract)
     if photos:
-        fraction, split_seed = (split.val_fraction, split.seed) if split else (0.15, 0)
-        train_set, _ = split_photos(photos, contract, fraction, split_seed)
+        fraction, split_seed, method = (
+            (split.val_fraction, split.seed, split.method) if split else (0.15, 0, "sender")
+        )
+        train_set, _ = split_photos(photos, contract, fraction, split_seed, method)
         share = samples // 2 if fashion else samples  # own classes: their photos only
         keep = np.random.default_rng(seed).permutation(len(train_set))[:share]
         parts.append(photo_arrays(train_set.subset(np.sort(keep)), contract).views)
@@ -90,7 +92,7 @@ def verification_sets(
         return [VerificationSet.from_labels("test", test.images, test.labels, 10)]
     sets = []
     if photos and split:
-        _, val_set = split_photos(photos, contract, split.val_fraction, split.seed)
+        _, val_set = split_photos(photos, contract, split.val_fraction, split.seed, split.method)
         sets.append(
             VerificationSet.from_arrays("real-photo validation", photo_arrays(val_set, contract))
         )

@@ -20,6 +20,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".p
 
 def read_image(path: Path) -> np.ndarray:
     """Decode `path` (colour, gray, 16-bit, alpha) into uint8 BGR or gray; alpha goes on white."""
+    return decode_image(read_image_bytes(path))
+
+
+def read_image_bytes(path: Path) -> bytes:
+    """An image file's bytes, refused in one line when missing, empty, a folder or too large."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -35,10 +40,9 @@ def read_image(path: Path) -> np.ndarray:
             f"file too large ({size / 2**20:.0f} MB > {MAX_FILE_BYTES // 2**20} MB)"
         )
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputImageError(f"cannot read: {exc.strerror}") from None
-    return decode_image(data)
 
 
 def decode_image(data: bytes) -> np.ndarray:

@@ -3,6 +3,7 @@ model's features, convert, classify with the card's class names."""
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -101,7 +102,14 @@ def test_fine_tune_convert_classify_with_own_names(tmp_path):
         "--batch-size", "8", "--background-class", "nothing", "--out", str(run),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "photos per class: nothing 14, shoes 5, tops 12, trousers 5" in result.stdout
+    counts = re.search(r"photos per class \(train\+validation\): (.*)", result.stdout)[1]
+    split = {
+        name: tuple(map(int, n.split("+"))) for name, n in (c.split() for c in counts.split(", "))
+    }
+    assert {name: t + v for name, (t, v) in split.items()} == {
+        "nothing": 14, "shoes": 5, "tops": 12, "trousers": 5
+    }  # fmt: skip
+    assert all(t >= 1 and v >= 1 for t, v in split.values())  # every class trains and validates
     assert "fewer than 20 photos" in result.stderr
     card = json.loads((run / "model.card.json").read_text())
     assert card["classes"] == ["nothing", "shoes", "tops", "trousers"]

@@ -12,9 +12,18 @@ from ..edge.datasets.photo_data import (
     TEST_RENDER_SEED,
     photo_arrays,
     rendered_fashion_mnist,
-    split_photos,
+    split_indices,
 )
-from ..edge.datasets.photoset import PhotoSet, group_split, label_sets, mapping_for, read_items
+from ..edge.datasets.photoset import (
+    LABELS_CSV,
+    PhotoSet,
+    group_split,
+    label_sets,
+    load_photos,
+    mapping_for,
+    read_items,
+)
+from ..edge.datasets.sittings import SENDER, SITTINGS, SittingSplit
 from ..edge.errors import DataError
 from ..edge.runtime.card import ModelCard, PhotoSplit
 from ..edge.runtime.classes import fold
@@ -146,12 +155,15 @@ def prepare_photo_data(cfg, contract: InputContract):
     from rich.progress import Progress
 
     root = Path(cfg.photos)
-    train_set, val_set = split_photos(root, contract, cfg.val_fraction, cfg.seed)
-    if not len(val_set):
-        raise DataError(f"{root}: too few senders for a validation split of {cfg.val_fraction}")
+    method = split_method(cfg)
+    photos = load_photos(root, contract.classes, mapping_for(contract.classes))
+    train_idx, val_idx, sittings = split_indices(photos, cfg.val_fraction, cfg.seed, method)
+    train_set, val_set = photos.subset(train_idx), photos.subset(val_idx)
     if cfg.per_class:
         train_set = at_most_per_class(train_set, cfg.per_class, cfg.seed)
-    counts = check_classes(train_set, val_set, own=bool(cfg.classes))
+    counts = check_classes(train_set, val_set, own=bool(cfg.classes), sittings=sittings)
+    if not len(val_set):
+        raise DataError(f"{root}: too few senders for a validation split of {cfg.val_fraction}")
     extra_set = (
         training_photos_without_class(root, contract, cfg, val_set) if cfg.label_head else None
     )
@@ -206,17 +218,40 @@ def at_most_per_class(photos: PhotoSet, limit: int, seed: int) -> PhotoSet:
     return photos.subset(np.sort(np.concatenate(keep)))
 
 
-def check_classes(train_set: PhotoSet, val_set: PhotoSet, own: bool) -> dict[str, int]:
-    """Photos per class, said aloud. For own classes an empty class is an error and a thin one a
-    warning; Fashion-MNIST classes without photos (bags) come from the rendered crops."""
-    counts = train_set.allowed.sum(0) + val_set.allowed.sum(0)
-    per_class = {name: int(n) for name, n in zip(train_set.classes, counts, strict=True)}
+def split_method(cfg) -> str:
+    """Own classes in class folders split within each class, by sitting (nothing starves);
+    everything else by sender."""
+    own_folders = cfg.classes and not (Path(cfg.photos) / LABELS_CSV).is_file()
+    return SITTINGS if own_folders else SENDER
+
+
+def check_classes(
+    train_set: PhotoSet, val_set: PhotoSet, own: bool, sittings: SittingSplit | None = None
+) -> dict[str, int]:
+    """Photos per class, said aloud (training + validation). For own classes an empty class,
+    or one with no training photo, is an error and a thin one a warning; Fashion-MNIST classes
+    without photos (bags) come from the rendered crops."""
+    trains, vals = train_set.allowed.sum(0), val_set.allowed.sum(0)
+    per_class = {name: int(n) for name, n in zip(train_set.classes, trains + vals, strict=True)}
     if not own:
         return per_class
     empty = [name for name, n in per_class.items() if n == 0]
     if empty:
         raise DataError(f"no photos for class(es) {', '.join(empty)}")
-    print("photos per class: " + ", ".join(f"{k} {v}" for k, v in per_class.items()), flush=True)
+    starved = [name for name, n in zip(train_set.classes, trains, strict=True) if n == 0]
+    if starved:
+        raise DataError(f"no training photo for {', '.join(starved)}: every one went to validation")
+    print(
+        "photos per class (train+validation): "
+        + ", ".join(f"{k} {t}+{v}" for k, t, v in zip(per_class, trains, vals, strict=True)),
+        flush=True,
+    )
+    if sittings and sittings.optimistic:
+        print(
+            f"note: {', '.join(sittings.optimistic)} came from one sitting each: validated on its "
+            "last frames, which look like the frames before them, so validation is optimistic",
+            file=sys.stderr,
+        )
     thin = [name for name, n in per_class.items() if n < FEW_PHOTOS]
     if thin:
         print(
@@ -248,7 +283,9 @@ def training_card(contract: InputContract, cfg, seen: dict) -> ModelCard:
     mapping = "fashion-mnist" if mapping_for(contract.classes) else None
     return ModelCard(
         contract,
-        validation=PhotoSplit(seen["photos"], cfg.val_fraction, cfg.seed, mapping),
+        validation=PhotoSplit(
+            seen["photos"], cfg.val_fraction, cfg.seed, mapping, split_method(cfg)
+        ),
         class_counts=seen["class_counts"],
         calibration={"render_per_class": cfg.render_per_class},
     )

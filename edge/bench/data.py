@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.fashion_mnist import load_subset
-from ..datasets.photo_data import photo_arrays
-from ..datasets.photoset import group_split, load_photos, mapping_for
+from ..datasets.photo_data import photo_arrays, split_indices
+from ..datasets.photoset import load_photos, mapping_for
 from ..datasets.synthetic import render_photo
 from ..errors import EdgeclfError
 from ..metrics import one_hot
@@ -54,7 +54,7 @@ def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
         split = clf.card.validation if clf.card else None
         if not split:
             raise EdgeclfError(f"--split {opts.split}: {clf.name}'s card records no photo split")
-        train_idx, val_idx = group_split(photos.groups, split.val_fraction, split.seed)
+        train_idx, val_idx, _ = split_indices(photos, split.val_fraction, split.seed, split.method)
         photos = photos.subset(val_idx if opts.split == "val" else train_idx)
     if opts.limit:
         photos = photos.subset(

@@ -34,6 +34,7 @@ from .support import (
     fail,
     given_options,
     only_the_command_run,
+    progress_bar,
     require,
     settings_for,
     user_errors,
@@ -272,6 +273,68 @@ def bench(
     opts = BenchOptions.for_command(**settings_for(BenchOptions, options))
     paths = list(models or []) + ([model] if model else [])
     run_bench(paths, opts, compare, reference, json_path, plot)
+
+
+@app.command()
+@user_errors
+def teach(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="The photos: FOLDER/<class>/*.jpg as camera --collect saves them (or labels.csv "
+            "+ images/, with --classes)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The new model (.tflite); its card goes beside it.")
+    ],
+    base: Annotated[
+        Path | None,
+        typer.Option(help="The photo model whose features to learn on (default: the bundled one)."),
+    ] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(help="With a labels.csv folder: the labels to learn, comma-separated."),
+    ] = None,
+    background_class: Annotated[
+        str | None,
+        typer.Option(
+            help="The class of frames with no garment (empty table, floor): the model learns to "
+            "say so instead of naming a garment."
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float,
+        typer.Option(min=0.05, max=0.5, help="Share of each class held out for validation."),
+    ] = 0.15,
+    seed: Annotated[int, typer.Option(help="Seed of the validation split.")] = 0,
+    per_class: Annotated[
+        int | None, typer.Option(min=1, help="At most N training photos per class.")
+    ] = None,
+    backend: BackendOption = None,
+    threads: ThreadsOption = None,
+) -> None:
+    """Learn classes of your own on this device in seconds, without TensorFlow: a new head on the
+    photo model's features, written as one int8 model with its card."""
+    from ..teach.report import print_result
+    from ..teach.run import TeachOptions
+    from ..teach.run import teach as run_teach
+
+    opts = TeachOptions(
+        folder,
+        out,
+        base,
+        classes,
+        background_class,
+        val_fraction,
+        seed,
+        backend,
+        threads,
+        per_class,
+    )
+    with progress_bar("reading features") as advance:
+        result = run_teach(opts, advance)
+    print_result(result)
 
 
 @app.command()

@@ -3,9 +3,10 @@ and a clear message when an optional extra is missing."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -87,3 +88,18 @@ def only_the_command_run(app: typer.Typer, argv: list[str]) -> None:
     ]
     if chosen:
         app.registered_commands = chosen
+
+
+@contextlib.contextmanager
+def progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient bar on stderr for long work; yields `advance(done, total)`."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(what, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance

@@ -15,6 +15,7 @@ from ..images import read_image
 from ..runtime.contract import InputContract
 from .fashion_mnist import load_subset
 from .photoset import PhotoSet, group_split, load_photos, mapping_for
+from .sittings import SENDER, SITTINGS, SittingSplit, sitting_split
 from .synthetic import render_photo
 
 # The Fashion-MNIST test crops rendered as photos that `train` reports its test accuracy on and
@@ -89,14 +90,29 @@ def rendered_fashion_mnist(
     return PhotoArrays(views, allowed)
 
 
+def split_indices(
+    photos: PhotoSet, val_fraction: float, seed: int, method: str = SENDER
+) -> tuple[np.ndarray, np.ndarray, SittingSplit | None]:
+    """Train and validation indices: by sender or collect session (by file where neither is
+    known), or with `sittings` within each class so that no class is starved."""
+    if method == SITTINGS:
+        order = [item.path.stem for item in photos.items]
+        labels = photos.allowed.argmax(1)
+        split = sitting_split(labels, photos.groups, order, photos.classes, val_fraction, seed)
+        return split.train, split.val, split
+    train_idx, val_idx = group_split(photos.groups, val_fraction, seed)
+    return train_idx, val_idx, None
+
+
 def split_photos(
     root: Path,
     contract: InputContract,
     val_fraction: float,
     seed: int,
+    method: str = SENDER,
 ) -> tuple[PhotoSet, PhotoSet]:
-    """Train and validation photos, split by sender or collect session (by file where neither
-    is known); labels become the contract's classes as `mapping_for` says."""
+    """Train and validation photos (`split_indices`); labels become the contract's classes as
+    `mapping_for` says."""
     photos = load_photos(root, contract.classes, mapping_for(contract.classes))
-    train_idx, val_idx = group_split(photos.groups, val_fraction, seed)
+    train_idx, val_idx, _ = split_indices(photos, val_fraction, seed, method)
     return photos.subset(train_idx), photos.subset(val_idx)

@@ -178,14 +178,15 @@ def group_split(
     depends on which other groups are present: `bench` reproduces it from the card alone.
     """
     unique = sorted(set(groups.tolist()))
-    val_groups = {g for g in unique if _unit_hash(f"{seed}:{g}") < val_fraction}
+    val_groups = {g for g in unique if unit_hash(f"{seed}:{g}") < val_fraction}
     if not val_groups and len(unique) > 1 and val_fraction > 0:  # few groups: still validate
-        val_groups = {min(unique, key=lambda g: _unit_hash(f"{seed}:{g}"))}
+        val_groups = {min(unique, key=lambda g: unit_hash(f"{seed}:{g}"))}
     is_val = np.array([g in val_groups for g in groups.tolist()], bool)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def _unit_hash(text: str) -> float:
+def unit_hash(text: str) -> float:
+    """A number in [0, 1) fixed by `text`: which side of a split a group falls on."""
     digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 

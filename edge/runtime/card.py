@@ -22,6 +22,7 @@ from .contract import FASHION_MNIST, LEGACY_RECIPES, PHOTO, RECIPES, InputContra
 
 CARD_FORMAT = "edgeclf-model-card/1"
 OUTPUT_KINDS = ("probabilities", "logits")
+SPLIT_METHODS = ("sender", "sittings")
 # What the card reports but no stage reads back: kept as written, in this order.
 REPORT_KEYS = (
     "input",
@@ -55,11 +56,12 @@ class PhotoSplit(NamedTuple):
     val_fraction: float
     seed: int
     label_mapping: str | None = None
+    method: str = "sender"  # by sender (or file); "sittings": within each class (datasets.sittings)
 
     def to_dict(self) -> dict:
         return {
             "photos": self.photos,
-            "split": "sender",
+            "split": self.method,
             "val_fraction": self.val_fraction,
             "seed": self.seed,
             "label_mapping": self.label_mapping,
@@ -294,10 +296,13 @@ def _split(data: dict) -> PhotoSplit | None:
         raise ValueError(f"validation fraction {fraction!r} is not between 0 and 1")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"validation seed {seed!r} is not a whole number")
-    photos = split.get("photos")
+    photos, method = split.get("photos"), split.get("split", "sender")
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"validation split {method!r} is not one of {', '.join(SPLIT_METHODS)}")
     return PhotoSplit(
         str(photos) if photos is not None else None,
         float(fraction),
         seed,
         split.get("label_mapping"),
+        method,
     )

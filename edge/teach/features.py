@@ -1,0 +1,107 @@
+"""A photo model's frozen features, read with any TFLite runtime, and cached per image content.
+
+The base model cut after its global average pooling (`model_file.features_model`) gives each
+photo's features, and those of its mirror image (a garment is the same garment mirrored: twice
+the training data for one more invoke). The cache is keyed by the bytes of each photo and the
+base model, so teaching again after collecting more costs about the new photos only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..errors import InputImageError
+from ..images import decode_image, read_image_bytes
+from ..quiet import captured_fds
+from ..runtime.classifier import Classifier
+from ..runtime.model_file import features_model
+
+
+def cache_dir() -> Path:
+    """`$EDGECLF_CACHE`, else the user's cache folder (`~/.cache/edgeclf`)."""
+    root = os.environ.get("EDGECLF_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root) / "edgeclf" if root else Path.home() / ".cache" / "edgeclf"
+
+
+class Features(NamedTuple):
+    """One photo's features, and its mirror image's."""
+
+    plain: np.ndarray
+    mirrored: np.ndarray
+
+
+class FeatureReader:
+    """Reads features through the base's own int8 graph, cut at its features."""
+
+    def __init__(self, base: Classifier) -> None:
+        self.base = base
+        content = base.path.read_bytes()
+        graph, self.head = features_model(content)
+        with captured_fds((2,)):  # LiteRT logs its delegate on every load
+            self.interpreter = base.backend.interpreter_class(
+                model_content=graph, num_threads=base.threads
+            )
+            self.interpreter.allocate_tensors()
+        out = self.interpreter.get_output_details()[0]
+        self.output_index = out["index"]
+        self.scale, self.zero_point = out["quantization"]
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.key = hashlib.sha256(content).hexdigest()[:16]
+        self.cache_path = cache_dir() / "features" / f"{self.key}.npz"
+        self.cache = self._load_cache()
+        self.new = 0
+
+    @property
+    def width(self) -> int:
+        return self.head.width
+
+    def _load_cache(self) -> dict[str, np.ndarray]:
+        try:
+            with np.load(self.cache_path) as saved:
+                return {k: saved[k] for k in saved.files}
+        except (OSError, ValueError, EOFError):  # none yet, or unreadable: start afresh
+            return {}
+
+    def save_cache(self) -> None:
+        """Write the cache when it learned something (a read-only home just skips it)."""
+        if not self.new:
+            return
+        try:
+            with atomic_path(self.cache_path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, **self.cache)
+        except OSError:
+            pass
+
+    def _invoke(self, view: np.ndarray) -> np.ndarray:
+        tensor = self.base.quantize(view[None])
+        self.interpreter.set_tensor(self.input_index, tensor)
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self.output_index)[0].astype(np.float32)
+        return (raw - self.zero_point) * self.scale
+
+    def of_bytes(self, data: bytes) -> Features:
+        """The features of one encoded photo (`InputImageError` when it cannot be decoded)."""
+        key = hashlib.sha256(data).hexdigest()
+        if key in self.cache:
+            both = self.cache[key]
+            return Features(both[0], both[1])
+        view = self.base.view(decode_image(data))
+        both = np.stack([self._invoke(view), self._invoke(np.ascontiguousarray(view[:, ::-1]))])
+        self.cache[key] = both
+        self.new += 1
+        return Features(both[0], both[1])
+
+    def of_files(self, paths: list[Path]) -> Iterator[Features | InputImageError]:
+        """Features of each file in turn; a file that cannot be read yields its error."""
+        for path in paths:
+            try:
+                yield self.of_bytes(read_image_bytes(path))
+            except InputImageError as exc:
+                yield exc

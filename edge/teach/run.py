@@ -1,0 +1,316 @@
+"""`edgeclf teach`: learn classes of your own on the device, in seconds, without TensorFlow.
+
+The photos' features come from the base photo model's own int8 graph; a softmax-regression head is
+fitted on them in NumPy, quantized, and written into a copy of the base in place of its last
+layer. The result is one standard int8 `.tflite` with its card, checked against the float head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..atomic import check_writable_file, write_bytes, write_text
+from ..datasets.photo_data import split_indices
+from ..datasets.photoset import PhotoSet, load_photos
+from ..datasets.sittings import SENDER, SITTINGS, SittingSplit
+from ..errors import EdgeclfError, InputImageError, ModelError
+from ..runtime.card import ModelCard, PhotoSplit, card_path
+from ..runtime.classes import check_class_name, parse_classes
+from ..runtime.classifier import DEFAULT_MODEL, Classifier
+from ..runtime.contract import PHOTO
+from ..runtime.model_file import quantize_head, with_head
+from . import head as heads
+from .features import FeatureReader
+
+MIN_CLASSES, MAX_CLASSES = 2, 100
+FEW_PHOTOS = 20  # below this per class, say that more photos would help
+
+
+class TeachOptions(NamedTuple):
+    folder: Path
+    out: Path
+    base: Path | None = None
+    classes: str | None = None  # with labels.csv; class folders name themselves
+    background_class: str | None = None
+    val_fraction: float = 0.15
+    seed: int = 0
+    backend: str | None = None
+    threads: int | None = None
+    per_class: int | None = None  # at most this many training photos per class (curves)
+
+
+class ClassResult(NamedTuple):
+    name: str
+    train: int
+    val: int
+    val_accuracy: float | None  # the int8 model's, on this class's validation photos
+
+
+class TeachResult(NamedTuple):
+    """What `teach` learned and how well it checks out."""
+
+    out: Path
+    classes: tuple[ClassResult, ...]
+    float_accuracy: float | None
+    int8_accuracy: float | None
+    agreement: float | None
+    l2: float
+    photos: int
+    unreadable: tuple[str, ...]
+    cached: int
+    seconds: float
+    split: str
+    optimistic: tuple[str, ...]
+
+    @property
+    def drop_points(self) -> float | None:
+        if self.float_accuracy is None or self.int8_accuracy is None:
+            return None
+        return round(100 * (self.float_accuracy - self.int8_accuracy), 3)
+
+
+def class_names(opts: TeachOptions) -> list[str]:
+    """The classes: `--classes`, else the folder's class folders (sorted), checked once."""
+    folder = opts.folder
+    if not folder.is_dir():
+        raise EdgeclfError(f"{folder}: not a folder")
+    if opts.classes:
+        names = list(parse_classes(opts.classes))
+    elif (folder / "labels.csv").is_file():
+        raise EdgeclfError(f"{folder} has a labels.csv: name the classes to learn with --classes")
+    else:
+        names = sorted(
+            p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+        for name in names:
+            check_class_name(name, f"class folder {folder}/")
+    if not names:
+        raise EdgeclfError(f"{folder} has no class folders: put each class in its own subfolder")
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        raise EdgeclfError(f"{len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}")
+    if opts.background_class is not None and opts.background_class not in names:
+        raise EdgeclfError(
+            f"--background-class {opts.background_class!r} is not one of the classes "
+            f"({', '.join(names)}); collect no-garment frames under it first"
+        )
+    return names
+
+
+def load_base(opts: TeachOptions) -> Classifier:
+    base = Classifier(opts.base or DEFAULT_MODEL, opts.backend, opts.threads)
+    if base.contract.recipe != PHOTO:
+        raise ModelError(f"--base {base.path}: teach builds on a colour photo model")
+    return base
+
+
+def check_split(photos: PhotoSet, split: SittingSplit | None, train: np.ndarray) -> None:
+    """Refuse a class with no training photo, before any work."""
+    labels = photos.allowed.argmax(1)
+    counts = np.bincount(labels[train], minlength=len(photos.classes))
+    empty = [name for name, n in zip(photos.classes, counts, strict=True) if n == 0]
+    if empty:
+        raise EdgeclfError(
+            f"no training photo for {', '.join(empty)} (every photo went to validation): "
+            "collect more of it, or in another sitting"
+        )
+
+
+def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None) -> TeachResult:
+    """The whole run; `progress(done, total)` is told as features are read."""
+    started = time.perf_counter()
+    names = class_names(opts)
+    base = load_base(opts)
+    out = opts.out
+    if out.resolve() == base.path.resolve():
+        raise EdgeclfError(f"-o {out} is the base model; write the new model elsewhere")
+    for target, option in ((out, "-o"), (card_path(out), "-o")):
+        check_writable_file(target, option)
+    if card_path(out) == out:
+        raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
+    photos = load_photos(opts.folder, names, None)
+    method = SENDER if (opts.folder / "labels.csv").is_file() else SITTINGS
+    train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
+    check_split(photos, split, train_idx)
+    labels = photos.allowed.argmax(1)
+    if opts.per_class:
+        train_idx = at_most_per_class(train_idx, labels, opts.per_class, opts.seed)
+    print_split(names, labels, train_idx, val_idx, split)
+
+    reader = FeatureReader(base)
+    features = np.zeros((len(photos), 2, reader.width), np.float32)
+    readable = np.ones(len(photos), bool)
+    unreadable = []
+    for i, found in enumerate(reader.of_files([item.path for item in photos.items])):
+        if isinstance(found, InputImageError):
+            readable[i] = False
+            unreadable.append(f"{photos.items[i].path}: {found}")
+        else:
+            features[i] = np.stack(found)
+        if progress:
+            progress(i + 1, len(photos))
+    reader.save_cache()
+    train_idx, val_idx = train_idx[readable[train_idx]], val_idx[readable[val_idx]]
+    check_split(photos, split, train_idx)
+
+    # Train on each photo and its mirror; validate on the photos as they are.
+    train_x = features[train_idx].reshape(-1, reader.width)
+    train_y = np.repeat(labels[train_idx], 2)
+    val_x, val_y = features[val_idx, 0], labels[val_idx]
+    head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names))
+    int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(train_x))
+    model_bytes = with_head(base.path.read_bytes(), int8)
+
+    float_top = head.logits(val_x).argmax(axis=1)
+    check = verify(model_bytes, base, float_top, photos, val_idx, val_y)
+    per_class = tuple(
+        ClassResult(
+            name,
+            int((labels[train_idx] == c).sum()),
+            int((val_y == c).sum()),
+            float(check.right[val_y == c].mean()) if (val_y == c).any() else None,
+        )
+        for c, name in enumerate(names)
+    )
+    result = TeachResult(
+        out=out,
+        classes=per_class,
+        float_accuracy=check.float_accuracy,
+        int8_accuracy=check.int8_accuracy,
+        agreement=check.agreement,
+        l2=head.l2,
+        photos=int(readable.sum()),
+        unreadable=tuple(unreadable),
+        cached=int(readable.sum()) - reader.new,
+        seconds=0.0,
+        split=method,
+        optimistic=split.optimistic if split else (),
+    )
+    card = teach_card(base, names, opts, method, photos, train_idx, model_bytes, check, result)
+    write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
+    write_text(card_path(out), card.to_json())
+    return result._replace(seconds=round(time.perf_counter() - started, 2))
+
+
+def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, seed: int):
+    """A random `limit` of each class's training photos."""
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(train_idx[labels[train_idx] == c])[:limit] for c in np.unique(labels)]
+    return np.sort(np.concatenate(keep))
+
+
+class Check(NamedTuple):
+    right: np.ndarray  # the int8 model right, per validation photo
+    float_accuracy: float | None
+    int8_accuracy: float | None
+    agreement: float | None
+    tensors: dict  # the new model's input and output, for its card
+
+
+def verify(
+    model_bytes: bytes,
+    base: Classifier,
+    float_top: np.ndarray,
+    photos: PhotoSet,
+    val_idx: np.ndarray,
+    val_y: np.ndarray,
+) -> Check:
+    """The new int8 model, loaded and run whole on the validation photos, against the float
+    head on the same photos' features."""
+    import tempfile
+
+    from ..images import read_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "candidate.tflite"
+        path.write_bytes(model_bytes)
+        model = Classifier(path, base.backend.name, base.threads, outputs_logits=False)
+        tensors = {"input": model.input.to_dict(), "output": model.output.to_dict()}
+        if not len(val_idx):
+            return Check(np.zeros(0, bool), None, None, None, tensors)
+        views = [model.view(read_image(photos.items[i].path)) for i in val_idx]
+        int8_top = np.array([model.predict(v)[0].argmax() for v in views])
+    right = int8_top == val_y
+    return Check(
+        right,
+        float((float_top == val_y).mean()),
+        float(right.mean()),
+        float((float_top == int8_top).mean()),
+        tensors,
+    )
+
+
+def teach_card(
+    base: Classifier,
+    names: list[str],
+    opts: TeachOptions,
+    method: str,
+    photos: PhotoSet,
+    train_idx: np.ndarray,
+    model_bytes: bytes,
+    check: Check,
+    result: TeachResult,
+) -> ModelCard:
+    """The new model's card: its classes, the base's recipe, the split and what was checked."""
+    from .. import __version__
+
+    labels = photos.allowed.argmax(1)
+    contract = base.contract._replace(classes=tuple(names), background=opts.background_class)
+    card = ModelCard(
+        contract,
+        validation=PhotoSplit(str(opts.folder), opts.val_fraction, opts.seed, None, method),
+        class_counts={n: int((labels[train_idx] == c).sum()) for c, n in enumerate(names)},
+    )
+    accuracy = {
+        "split": f"validation photos ({method} split)",
+        "images": sum(c.val for c in result.classes),
+        "float_accuracy": result.float_accuracy,
+        "tflite_accuracy": result.int8_accuracy,
+        "drop_points": result.drop_points,
+        "agreement": result.agreement,
+    }
+    return card.converted(
+        opts.out.name,
+        model_bytes,
+        check.tensors["output"],
+        "probabilities",
+        input=check.tensors["input"],
+        quantization={
+            "mode": "int8",
+            "io": "int8",
+            "per_channel_weights": True,
+            "head": f"softmax regression in NumPy (L2 {result.l2:g}), on {base.path.name}'s features",
+        },
+        accuracy=accuracy,
+        also_verified=[],
+        source_model=base.path.name,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        versions={"edgeclf": __version__, "numpy": np.__version__},
+    )
+
+
+def print_split(names, labels, train_idx, val_idx, split: SittingSplit | None) -> None:
+    counts = ", ".join(
+        f"{name} {(labels[train_idx] == c).sum()}+{(labels[val_idx] == c).sum()}"
+        for c, name in enumerate(names)
+    )
+    print(f"photos per class (train+validation): {counts}", flush=True)
+    if split and split.optimistic:
+        print(
+            f"note: {', '.join(split.optimistic)} came from one sitting each: validated on its "
+            "last frames, which look like the frames before them, so validation is optimistic",
+            file=sys.stderr,
+        )
+    thin = [n for c, n in enumerate(names) if (labels[train_idx] == c).sum() < FEW_PHOTOS]
+    if thin:
+        print(
+            f"warning: fewer than {FEW_PHOTOS} training photos for {', '.join(thin)}: "
+            "collect more for a model that generalises",
+            file=sys.stderr,
+        )

@@ -1,0 +1,185 @@
+"""`edgeclf teach`: classes of your own learned on the device, from folders collected the way
+people collect (one sitting per class), with no TensorFlow, into one standard int8 model."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeclf.edge.datasets.sittings import sitting_split
+from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
+from edgeclf.edge.runtime.model_file import find_head, read
+from edgeclf.edge.teach.head import fit
+
+from conftest import ROOT, run_cli
+
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+# Three shop classes from the committed real photos, and which senders are kept out as "others".
+GROUPS = {"tops": ("T-Shirt", "Polo", "Longsleeve"), "trousers": ("Pants",), "shoes": ("Shoes",)}
+
+
+def rows_by_class() -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {name: [] for name in GROUPS}
+    with open(PHOTOS / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            for name, labels in GROUPS.items():
+                if row["label"] in labels:
+                    found[name].append(row)
+    return found
+
+
+def collected(tmp_path: Path, rows: dict[str, list[dict]], sittings: int = 1) -> Path:
+    """Class folders named as `camera --collect` names them: `<session>-<frame>.jpg`, each class
+    collected in `sittings` sittings (one by default: one class at a time)."""
+    folder = tmp_path / "shop"
+    for c, (name, members) in enumerate(rows.items()):
+        (folder / name).mkdir(parents=True)
+        for i, row in enumerate(members):
+            session = f"2026120{c + 1}-09{i * sittings // len(members):02d}00"
+            shutil.copy(
+                PHOTOS / "images" / f"{row['image']}.jpg",
+                folder / name / f"{session}-{i * 5:06d}.jpg",
+            )
+    return folder
+
+
+# --- the split can't starve a class ------------------------------------------------------
+
+
+def test_one_sitting_per_class_keeps_every_class_in_training():
+    labels = np.repeat(np.arange(3), 20)
+    groups = np.repeat(["a/s1", "b/s2", "c/s3"], 20)
+    order = [f"s-{i:06d}" for i in range(60)]
+    split = sitting_split(labels, groups, order, ("a", "b", "c"), 0.15, seed=0)
+    assert [(c.train, c.val, c.by_time) for c in split.classes] == [(17, 3, True)] * 3
+    for c in range(3):  # the held-out frames are each class's last three, in time order
+        assert sorted(split.val[labels[split.val] == c]) == list(range(20 * c + 17, 20 * c + 20))
+    assert split.optimistic == ("a", "b", "c") and not split.unvalidated
+
+
+def test_several_sittings_hold_out_whole_sittings_and_keep_one_for_training():
+    labels = np.repeat([0, 1], 30)
+    groups = np.array([f"a/s{i // 10}" for i in range(30)] + [f"b/t{i // 15}" for i in range(30)])
+    order = [f"{g}-{i:06d}" for i, g in enumerate(groups)]
+    for seed in range(20):
+        split = sitting_split(labels, groups, order, ("a", "b"), 0.5, seed)
+        for c in (0, 1):
+            train_groups = set(groups[split.train][labels[split.train] == c])
+            val_groups = set(groups[split.val][labels[split.val] == c])
+            assert train_groups and not train_groups & val_groups
+        assert not split.optimistic
+
+
+# --- the head and the int8 model --------------------------------------------------------------
+
+
+def test_numpy_head_separates_features_it_was_given():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (3, 16))
+    labels = np.repeat(np.arange(3), 40)
+    x = (centres[labels] + rng.normal(0, 0.3, (120, 16))).astype(np.float32) * 5 + 2
+    head = fit(x, labels, 3)
+    assert (head.logits(x).argmax(1) == labels).mean() == 1.0
+    assert np.allclose(head.probabilities(x).sum(1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory):
+    """`teach` on three classes collected one sitting each, the way every collect path gives them;
+    TensorFlow and Keras made unimportable in the process that teaches."""
+    tmp = tmp_path_factory.mktemp("teach")
+    rows = rows_by_class()
+    folder = collected(tmp, rows)
+    out = tmp / "shop_int8.tflite"
+    blocker = (
+        "import sys\n"
+        "for name in ('tensorflow', 'keras', 'tf_keras'):\n"
+        "    sys.modules[name] = None  # any import of them now fails\n"
+        "from edgeclf.edge.cli.app import main\n"
+        f"sys.argv = ['edgeclf', 'teach', {str(folder)!r}, '-o', {str(out)!r}]\n"
+        "main()\n"
+    )
+    env_cache = {"EDGECLF_CACHE": str(tmp / "cache")}
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-c", blocker],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env_cache},
+    )
+    return folder, out, result, tmp
+
+
+def test_teach_learns_every_class_without_tensorflow(taught):
+    folder, out, result, _ = taught
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "optimistic" in result.stderr  # one sitting per class: said once
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["classes"] == ["shoes", "tops", "trousers"]
+    assert card["validation"]["split"] == "sittings"
+    clf = Classifier(out)
+    assert clf.labels == ("shoes", "tops", "trousers") and clf.input.dtype == np.int8
+    assert all(v > 0 for v in card["class_counts"].values())  # no class starved
+    rows = [
+        json.loads(line)
+        for line in run_cli(
+            "classify", str(folder), "--json", "--model", str(out)
+        ).stdout.splitlines()
+    ]
+    right = [Path(r["path"]).parent.name == r["label"] for r in rows]
+    assert len(rows) == sum(1 for _ in folder.rglob("*.jpg")) and np.mean(right) >= 0.9
+
+
+def test_the_int8_model_matches_the_float_head(taught):
+    _, out, _, _ = taught
+    card = json.loads(out.with_suffix(".json").read_text())
+    accuracy = card["accuracy"]
+    assert accuracy["agreement"] >= 0.9 and abs(accuracy["drop_points"]) <= 10
+    base, new = (read(p.read_bytes()) for p in (PHOTO_MODEL, out))
+    head = find_head(new)
+    weights = new.subgraphs[0].tensors[head.weights]
+    assert list(weights.shape) == [3, 160] and len(weights.quantization.scale) == 3
+    assert len(new.subgraphs[0].operators) == len(base.subgraphs[0].operators)  # one graph
+
+
+def test_teaching_again_reads_only_new_photos_from_disk(taught):
+    folder, _, _, tmp = taught
+    out = tmp / "again.tflite"
+    import os
+
+    env = {**os.environ, "EDGECLF_CACHE": str(tmp / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeclf.edge.cli.app", "teach", str(folder), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    photos = sum(1 for _ in folder.rglob("*.jpg"))
+    assert f"{photos} photos ({photos} features from the cache)" in result.stdout
+
+
+def test_teach_refuses_in_one_line_before_any_work(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(next((PHOTOS / "images").glob("*.jpg")), flat)
+    cases = [
+        (("teach", str(flat), "-o", str(tmp_path / "a.tflite")), "own subfolder"),
+        (("teach", str(tmp_path / "none"), "-o", str(tmp_path / "a.tflite")), "not a folder"),
+        (("teach", str(PHOTOS), "-o", str(tmp_path / "a.tflite")), "--classes"),
+        (
+            ("teach", str(PHOTOS), "--classes", "Pants,Shoes", "-o", str(PHOTO_MODEL)),
+            "is the base model",
+        ),
+    ]
+    for args, message in cases:
+        result = run_cli(*args)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "a.tflite").exists()
