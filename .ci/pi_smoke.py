@@ -231,9 +231,35 @@ def demo_video(cache: Path) -> Path:
     return path
 
 
+def shop_folder(cache: Path) -> Path:
+    """Three classes of the committed photos, collected one sitting each and named as
+    `camera --collect` names them, for the teach step."""
+    import csv
+
+    folder = cache / "shop"
+    shutil.rmtree(folder, ignore_errors=True)
+    photos = ROOT / "tests" / "fixtures" / "photos"
+    groups = {
+        "tops": ("T-Shirt", "Polo", "Longsleeve"),
+        "trousers": ("Pants",),
+        "shoes": ("Shoes",),
+    }
+    with open(photos / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for c, (name, labels) in enumerate(groups.items()):
+        (folder / name).mkdir(parents=True)
+        mine = [row for row in rows if row["label"] in labels]
+        for i, row in enumerate(mine):
+            target = folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg"
+            shutil.copy(photos / "images" / f"{row['image']}.jpg", target)
+    return folder
+
+
 def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, Path], str]]]:
     """(name, edgeclf arguments, check) for each step; a check returns its detail or raises."""
     photos = ROOT / "tests" / "fixtures" / "photos"
+    shop = video.parent / "shop"
+    taught = video.parent / "shop.tflite"  # taught with LiteRT, then run by both runtimes
 
     def help_check(stdout: str, _: Path) -> str:
         assert "classify" in stdout and "camera" in stdout, "commands missing from --help"
@@ -255,6 +281,16 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
     def bench_check(_: str, report: Path) -> str:
         r = json.loads(report.read_text())
         return f"{r['accuracy']:.2%} of {r['n']} ({r['backend']} {r['backend_version']})"
+
+    def teach_check(stdout: str, _: Path) -> str:
+        assert "Taught 3 classes" in stdout, "no teach table"
+        return stdout.split("Taught 3 classes in ", 1)[1].split()[0] + " s of teaching"
+
+    def taught_check(stdout: str, _: Path) -> str:
+        rows = [json.loads(line) for line in stdout.splitlines()]
+        right = sum(Path(r["path"]).parent.name == r["label"] for r in rows)
+        assert rows and right >= 0.7 * len(rows), f"{right} of {len(rows)} right"
+        return f"{right} of {len(rows)} own-class photos right"
 
     def camera_check(stdout: str, _: Path) -> str:
         rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
@@ -282,6 +318,12 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
             "bench photo model",
             ["bench", *photo, "--images", str(photos), "--runs", "20", *report],
             bench_check,
+        ),  # fmt: skip
+        ("teach (LiteRT)", ["teach", str(shop), "-o", str(taught)], teach_check),
+        (
+            "classify taught model",
+            ["classify", str(shop), "--json", "--model", str(taught)],
+            taught_check,
         ),  # fmt: skip
         (
             "camera --headless",
@@ -382,13 +424,18 @@ def main() -> int:
         print(f"pi-smoke SKIPPED: cannot fetch what the emulated Pi needs ({exc})", flush=True)
         return 0
     video = demo_video(cache)
+    shop_folder(cache)
     results: list[Step] = []
     for backend in targets:
         log(f"running the steps on emulated aarch64 with {backend}")
         prefix = [*emulator.python(), "-m", "edgeclf.edge.cli.app"]
         edgeclf = emulator.root / "opt" / "edgeclf"
         env = guest_env(f"{edgeclf}:{targets[backend]}")
-        steps_run = run_steps(prefix, env, str(edgeclf / "edgeclf" / "models"), backend, video)
+        # Teaching writes the model through LiteRT's TFLite schema, which tflite-runtime lacks:
+        # the model taught with LiteRT is then classified with both runtimes.
+        both = lambda name, b=backend: b == "litert" or not name.startswith("teach")  # noqa: E731
+        models_dir = str(edgeclf / "edgeclf" / "models")
+        steps_run = run_steps(prefix, env, models_dir, backend, video, both)
         x86 = x86_prefix(backend)
         models = str(ROOT / "models")
         local = run_steps(x86, guest_env(""), models, backend, video, compared) if x86 else []

@@ -16,7 +16,7 @@ import cv2
 from ..atomic import check_writable_dir, write_new
 from ..errors import EdgeclfError
 from ..images import is_image_path
-from ..runtime.classes import parse_classes
+from ..runtime.classes import check_class_name, parse_classes
 from .frame import FrameResult
 
 JPEG_QUALITY = 92
@@ -80,6 +80,38 @@ class Collector:
         path = write_new(self.opts.folder / label / f"{self.session}-{result.frame:06d}.jpg", jpeg)
         self.counts[label] += 1
         return path
+
+    def add(self, name: str) -> None:
+        """A class to collect too (serve's "add class"), named as a folder can be."""
+        check_class_name(name, "class")
+        if name in self.classes:
+            raise EdgeclfError(f"already collecting {name}")
+        self.classes = (*self.classes, name)
+        self.counts[name] = self._count(name)
+
+    def images(self, label: str) -> list[Path]:
+        """The images under `label`, newest first."""
+        folder = self.opts.folder / self._known(label)
+        found = [p for p in folder.iterdir() if is_image_path(p)] if folder.is_dir() else []
+        return sorted(found, key=lambda p: p.name, reverse=True)
+
+    def image(self, label: str, name: str) -> Path:
+        """One captured image by its bare file name (nothing outside its class folder)."""
+        path = self.opts.folder / self._known(label) / name
+        if Path(name).name != name or name.startswith(".") or not is_image_path(path):
+            raise EdgeclfError(f"no image {name!r} under {label}")
+        if not path.is_file():
+            raise EdgeclfError(f"no image {name!r} under {label}")
+        return path
+
+    def delete(self, label: str, name: str) -> None:
+        self.image(label, name).unlink()
+        self.counts[label] = self._count(label)
+
+    def _known(self, label: str) -> str:
+        if label not in self.classes:
+            raise EdgeclfError(f"unknown class {label!r}; collecting {', '.join(self.classes)}")
+        return label
 
     def key_label(self, key: int) -> str | None:
         """The class a number key (1-9) stands for, if any."""

@@ -105,6 +105,11 @@ class LiveService:
             "error": self.error,
         }
 
+    def swap(self, clf: Classifier) -> None:
+        """The model for the next frames and the status; uploads read `self.clf` per request."""
+        self.live.swap(clf)
+        self.clf = clf
+
     def stop(self) -> None:
         self.live.stop()
         self.thread.join(timeout=5)

@@ -123,37 +123,46 @@ class LiveClassifier:
         return (len(self.stamps) - 1) / max(1e-9, self.stamps[-1] - self.stamps[0])
 
     def step(self, image: np.ndarray, roi: Roi, index: int = 0) -> FrameResult:
-        """Classify the region of one frame, smoothing with the frames before it."""
+        """Classify the region of one frame, smoothing with the frames before it. The model is
+        read once: a swap between frames never mixes two models in one frame."""
+        clf = self.clf
         x, y, w, h = roi
         t0 = time.perf_counter()
-        view = self.clf.view(image[y : y + h, x : x + w])
+        view = clf.view(image[y : y + h, x : x + w])
         t1 = time.perf_counter()
-        probs = self.clf.predict(view)[0]
+        probs = clf.predict(view)[0]
         t2 = time.perf_counter()
         self.times.preprocess.append(t1 - t0)
         self.times.inference.append(t2 - t1)
         self.inference_total += t2 - t1
         a = self.opts.smooth
         past = self.smoothed
-        self.smoothed = probs if past is None or a <= 0 else a * past + (1 - a) * probs
+        if past is None or a <= 0 or past.shape != probs.shape:  # the first frame of a model
+            self.smoothed = probs
+        else:
+            self.smoothed = a * past + (1 - a) * probs
         best = int(np.argmax(self.smoothed))
         score = float(self.smoothed[best])
         self.processed += 1
         self.last_index = index
         self.stamps.append(t2)
         return FrameResult(
-            label=self.clf.labels[best] if score >= self.opts.threshold else UNCERTAIN,
+            label=clf.labels[best] if score >= self.opts.threshold else UNCERTAIN,
             index=best,
             score=round(score, 4),
-            top_k=top_k(self.smoothed, self.clf.labels, 3),
+            top_k=top_k(self.smoothed, clf.labels, 3),
             t=round(t2 - self.started, 3),
             frame=index,
             fps=round(self.fps(), 2),
             infer_ms=round((t2 - t1) * 1000, 3),
             image=image,
             roi=roi,
-            nothing=self.clf.labels[best] == self.clf.contract.background,
+            nothing=clf.labels[best] == clf.contract.background,
         )
+
+    def swap(self, clf: Classifier) -> None:
+        """Use `clf` from the next frame on (loaded whole before it gets here)."""
+        self.clf = clf
 
     def stream(self) -> Iterator[FrameResult]:
         """Open the source and yield a result per classified frame until the source ends, a

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -20,6 +20,7 @@ from .. import package_dir
 from ..errors import EdgeclfError, InputImageError, ModelError
 from ..images import decode_image
 from ..live.collect import CollectOptions, Collector
+from ..live.learning import Learner
 from ..live.service import LiveService
 from ..live.stream import LiveOptions
 from ..runtime.classifier import Classifier
@@ -36,6 +37,7 @@ from .http_guards import (
 
 PAGE = package_dir("edgeclf.edge.serve.static") / "index.html"
 BOUNDARY = "frame"
+THUMBNAILS = 24  # newest captures shown per class
 OPEN_PATHS = {"/healthz"}
 
 
@@ -55,6 +57,12 @@ def create_app(
     DNS rebinding.
     """
     started = time.time()
+
+    def current() -> Classifier:
+        """The model in use now: a Learn swaps the live one; each request reads it once."""
+        return live.clf if live else clf
+
+    learner = Learner(collector.opts.folder, live.swap) if live and collector else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -132,10 +140,13 @@ def create_app(
     @app.get("/api/status")
     async def status() -> dict:
         """Model, backend, camera FPS, frame count, uptime and the current prediction."""
+        model = current()
         info = {
-            "model": clf.name,
-            "backend": clf.backend.name,
-            "backend_version": clf.backend.version,
+            "model": model.name,
+            "classes": list(model.labels),
+            "threshold": live.opts.threshold if live else None,
+            "backend": model.backend.name,
+            "backend_version": model.backend.version,
             "uptime_s": round(time.time() - started, 1),
             "camera": live.status() if live else None,
         }
@@ -153,7 +164,7 @@ def create_app(
             return error(400, "empty upload")
         started_at = time.perf_counter()
         try:
-            result = await run_in_threadpool(classify_bytes, clf, data)
+            result = await run_in_threadpool(classify_bytes, current(), data)
         except InputImageError as exc:
             return error(415, str(exc))
         except ModelError as exc:  # a damaged model that loaded but cannot run
@@ -183,6 +194,51 @@ def create_app(
             except OSError as exc:  # disk full, folder removed: say so, keep serving
                 return error(507, f"cannot save: {exc.strerror or exc}")
             return {"saved": f"{label}/{saved.name}", "counts": collector.counts}
+
+        @app.post("/api/classes/{label}")
+        async def add_class(label: str):
+            """Collect a new class too (its folder is made at its first capture)."""
+            try:
+                collector.add(label)
+            except EdgeclfError as exc:
+                return error(400, str(exc))
+            return {"classes": list(collector.classes), "counts": collector.counts}
+
+        @app.get("/api/collect/{label}/images")
+        async def captured(label: str) -> dict:
+            """The newest images captured under `label`, newest first (names for thumbnails)."""
+            return {"images": [p.name for p in collector.images(label)[:THUMBNAILS]]}
+
+        @app.get("/api/collect/{label}/images/{name}")
+        async def captured_image(label: str, name: str):
+            try:
+                path = collector.image(label, name)
+            except EdgeclfError as exc:
+                return error(404, str(exc))
+            return FileResponse(path, media_type="image/jpeg")
+
+        @app.delete("/api/collect/{label}/images/{name}")
+        async def delete_image(label: str, name: str):
+            """Remove one captured image (a blurred or wrong one) before learning."""
+            try:
+                collector.delete(label, name)
+            except EdgeclfError as exc:
+                return error(404, str(exc))
+            return {"counts": collector.counts}
+
+        @app.post("/api/learn", status_code=202)
+        async def learn():
+            """Teach a new model from the collected classes, in the background, then swap it in."""
+            try:
+                learner.start()
+            except EdgeclfError as exc:
+                return error(409, str(exc))
+            return learner.status()
+
+        @app.get("/api/learn")
+        async def learning() -> dict:
+            """Progress, then the per-class result (or the error) of the last Learn."""
+            return learner.status()
 
     if live:
 

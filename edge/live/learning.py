@@ -1,0 +1,77 @@
+"""Learn from the collect folder while the camera runs, then swap the new model in.
+
+`teach` runs in a background thread; the model in use keeps serving until the new one is loaded
+whole, and the swap is one reference assignment, so no frame or request ever sees half a model.
+Used by serve's Learn button and by the camera window's `l` key.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import EdgeclfError
+from ..runtime.classifier import Classifier
+from ..teach.run import TeachOptions, TeachResult, teach
+
+
+def model_path_for(folder: Path) -> Path:
+    """`shop/` -> `shop.tflite` beside it: outside the class folders it learns from."""
+    return folder.parent / f"{folder.name}.tflite"
+
+
+class Learner:
+    """One learning run at a time from `folder`; `swap` receives each new model, loaded."""
+
+    def __init__(
+        self, folder: Path, swap: Callable[[Classifier], None], background: str | None = None
+    ) -> None:
+        self.folder, self.swap, self.background = folder, swap, background
+        self.out = model_path_for(folder)
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.done, self.total = 0, 0
+        self.result: TeachResult | None = None
+        self.error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self) -> None:
+        """Begin learning in the background; refused while a run is still going."""
+        with self.lock:
+            if self.running:
+                raise EdgeclfError("already learning")
+            self.done, self.total, self.error = 0, 0, None
+            self.thread = threading.Thread(target=self.run, name="edgeclf-learn", daemon=True)
+            self.thread.start()
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def run(self) -> TeachResult | None:
+        """Teach, load the result whole, then swap it in (also callable in the foreground)."""
+        try:
+            opts = TeachOptions(self.folder, self.out, background_class=self.background)
+            result = teach(opts, self.progress)
+            self.swap(Classifier(self.out))
+        except EdgeclfError as exc:  # said on the page or the terminal; the old model stays
+            self.error = str(exc)
+            return None
+        except OSError as exc:
+            self.error = f"cannot learn: {exc.strerror or exc}"
+            return None
+        self.result = result
+        return result
+
+    def status(self) -> dict:
+        """What the page shows: running, progress, the per-class result or the error."""
+        out: dict = {"running": self.running, "done": self.done, "total": self.total}
+        out["error"] = self.error
+        if self.result is not None:
+            out["model"] = self.result.out.name
+            out["classes"] = [c._asdict() for c in self.result.classes]
+            out["accuracy"] = self.result.int8_accuracy
+        return out
