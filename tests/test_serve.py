@@ -442,3 +442,114 @@ def test_slow_loris_sockets_are_closed(test_split):
             s.close()
         assert time.perf_counter() - started < 4
         assert httpx.get(base + "/healthz").status_code == 200  # still serving
+
+
+def capture_each(base: str, names: tuple[str, ...], count: int, pause: float = 0.35) -> None:
+    """`count` captures per class, a class at a time (one sitting each), as a person would."""
+    for name in names:
+        for _ in range(count):
+            reply = httpx.post(base + f"/api/collect/{name}", timeout=5)
+            assert reply.status_code == 200, reply.text
+            time.sleep(pause / count)
+
+
+def test_learn_swaps_the_model_while_viewers_watch_and_uploads_run(collecting, test_split):
+    """Learn on two classes collected from the looping video: the page's model, the stream and
+    uploads move to the new model; no request fails or sees half a model meanwhile."""
+    base, folder = collecting
+    capture_each(base, ("jeans", "chinos"), 6)
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def upload_loop():
+        data = png(test_split.images[0])
+        while not stop.is_set():
+            reply = httpx.post(base + "/classify", files={"file": ("g.png", data, "image/png")})
+            if reply.status_code != 200 or reply.json()["label"] not in (
+                *CLASS_NAMES,
+                "jeans",
+                "chinos",
+            ):
+                failures.append(reply.text)
+
+    uploads = threading.Thread(target=upload_loop)
+    uploads.start()
+    try:
+        with httpx.stream("GET", base + "/stream.mjpg", timeout=10) as viewer:
+            chunks = viewer.iter_bytes()
+            assert httpx.post(base + "/api/learn").status_code == 202
+            assert httpx.post(base + "/api/learn").status_code in (202, 409)  # one at a time
+            deadline = time.time() + 60
+            while httpx.get(base + "/api/learn").json()["running"] and time.time() < deadline:
+                next(chunks)  # the viewer keeps receiving frames while the model is taught
+    finally:
+        stop.set()
+        uploads.join(timeout=10)
+    state = httpx.get(base + "/api/learn").json()
+    assert state["error"] is None and state["model"] == "mine.tflite"
+    assert [c["name"] for c in state["classes"]] == ["chinos", "jeans"]
+    assert all(c["train"] > 0 for c in state["classes"])  # one sitting each, no class starved
+    assert (folder.parent / "mine.tflite").is_file() and not failures, failures[:1]
+    status = httpx.get(base + "/api/status").json()
+    assert status["model"] == "mine.tflite" and status["classes"] == ["chinos", "jeans"]
+    deadline = time.time() + 10
+    while status["camera"]["result"]["label"] not in ("chinos", "jeans") and time.time() < deadline:
+        time.sleep(0.1)
+        status = httpx.get(base + "/api/status").json()
+    assert status["camera"]["result"]["label"] in ("chinos", "jeans")
+    upload = httpx.post(
+        base + "/classify", files={"file": ("g.png", png(test_split.images[0]), "image/png")}
+    )
+    assert upload.json()["label"] in ("chinos", "jeans")
+
+
+def test_captured_images_list_delete_and_add_a_class(collecting):
+    base, folder = collecting
+    capture_each(base, ("jeans",), 2)
+    images = httpx.get(base + "/api/collect/jeans/images").json()["images"]
+    assert len(images) == 2 and images == sorted(images, reverse=True)  # newest first
+    jpeg = httpx.get(base + f"/api/collect/jeans/images/{images[0]}")
+    assert jpeg.status_code == 200 and jpeg.content[:2] == b"\xff\xd8"
+    gone = httpx.delete(base + f"/api/collect/jeans/images/{images[0]}")
+    assert gone.status_code == 200 and gone.json()["counts"]["jeans"] == 1
+    for bad in ("..%2F..%2Fsecret.jpg", "nope.jpg", ".hidden.jpg"):
+        assert httpx.delete(base + f"/api/collect/jeans/images/{bad}").status_code == 404
+    added = httpx.post(base + "/api/classes/shorts")
+    assert added.status_code == 200 and added.json()["classes"] == ["jeans", "chinos", "shorts"]
+    assert httpx.post(base + "/api/classes/a%2Fb").status_code in (400, 404)
+    assert httpx.post(base + "/api/collect/shorts").status_code == 200
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
+)
+def test_browser_learns_two_classes_and_the_stream_follows(collecting):
+    from playwright.sync_api import sync_playwright
+
+    base, folder = collecting
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.wait_for_selector("#collect:not(.hidden)", timeout=15000)
+        for key in ("1", "2"):  # jeans, then chinos
+            page.keyboard.press(key)
+            for n in range(1, 6):
+                page.click("#capture")
+                page.wait_for_function(
+                    f"document.querySelector('#classes label:nth-child({key})').dataset.count === '{n}'",
+                    timeout=10000,
+                )
+        page.click("#learn")
+        page.wait_for_function(
+            "document.getElementById('learn-status').dataset.model === 'mine.tflite'", timeout=60000
+        )
+        page.wait_for_function(
+            "['jeans', 'chinos'].includes(document.getElementById('label').dataset.label)",
+            timeout=10000,
+        )
+        named = page.evaluate("document.getElementById('model').textContent")
+        rows = page.evaluate("document.querySelectorAll('#learn-table tr').length")
+        browser.close()
+    assert named == "model mine.tflite: chinos, jeans" and rows == 2
+    assert httpx.get(base + "/api/status").json()["model"] == "mine.tflite"

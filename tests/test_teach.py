@@ -183,3 +183,27 @@ def test_teach_refuses_in_one_line_before_any_work(tmp_path):
         result = run_cli(*args)
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "a.tflite").exists()
+
+
+def test_int8_model_reproduces_the_float_head_on_every_photo(tmp_path, monkeypatch):
+    """The quantized head, run whole by the interpreter, gives the float head's probabilities
+    (within int8's resolution) on the 40 committed photos' own features."""
+    from edgeclf.edge.images import read_image
+    from edgeclf.edge.runtime.model_file import quantize_head, with_head
+    from edgeclf.edge.teach.features import FeatureReader
+
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path))
+    base = Classifier(PHOTO_MODEL)
+    reader = FeatureReader(base)
+    paths = sorted((PHOTOS / "images").glob("*.jpg"))
+    features = np.stack([f.plain for f in reader.of_files(paths)])
+    labels = np.arange(len(paths)) % 4  # any labels: the head only has to be reproduced
+    head = fit(features, labels, 4, l2=0.01)
+    int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(features))
+    model = tmp_path / "four.tflite"
+    model.write_bytes(with_head(PHOTO_MODEL.read_bytes(), int8))
+    clf = Classifier(model, outputs_logits=False)
+    probs = np.concatenate([clf.predict(clf.view(read_image(p))) for p in paths])
+    expected = head.probabilities(features)
+    assert np.abs(probs - expected).max() < 0.06
+    assert (probs.argmax(1) == expected.argmax(1)).mean() >= 0.95
