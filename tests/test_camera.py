@@ -12,7 +12,7 @@ from edgeclf.edge.live.stream import LiveClassifier, LiveOptions
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 GARMENTS = 24
 PER_GARMENT = 5
@@ -236,3 +236,31 @@ def test_camera_defaults_to_the_photo_model_on_real_photos(tmp_path):
         line["label"] in FASHION_MNIST_MAPPING[rows[line["frame"] // 4]["label"]] for line in lines
     ]
     assert np.mean(right) >= 0.6, np.mean(right)
+
+
+def test_window_l_key_learns_the_collect_folder_and_swaps_the_model(tmp_path, monkeypatch):
+    """With --collect, `l` teaches from the folder and the next frames use the new classes
+    (OpenCV's window calls stubbed: this machine has no screen; the rest is real)."""
+    import shutil
+
+    from edgeclf.edge.live.camera import Window
+    from edgeclf.edge.live.collect import CollectOptions, Collector
+    from edgeclf.edge.runtime.classifier import PHOTO_MODEL
+
+    photos = sorted((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
+    folder = tmp_path / "shop"
+    for c, name in enumerate(("left", "right")):
+        (folder / name).mkdir(parents=True)
+        for i, path in enumerate(photos[c::2][:8]):
+            shutil.copy(path, folder / name / f"2026120{c + 1}-090000-{i:06d}.jpg")
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
+    keys = iter([ord("l")])
+    monkeypatch.setattr(cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(cv2, "waitKey", lambda *a: next(keys, -1))
+    live = LiveClassifier(Classifier(PHOTO_MODEL), LiveOptions(smooth=0.0, threshold=0.0))
+    window = Window(live, tmp_path, Collector(CollectOptions(folder)))
+    frame = cv2.imread(str(photos[0]))
+    roi = (0, 0, frame.shape[1], frame.shape[0])
+    window(live.step(frame, roi))  # the `l` key: learn, then swap
+    assert live.clf.path == tmp_path / "shop.tflite"
+    assert live.step(frame, roi).label in ("left", "right")

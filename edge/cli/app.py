@@ -363,7 +363,7 @@ def camera(
     ] = 5,
 ) -> None:
     """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
-    with --collect, 1-9 save the region under that class)."""
+    with --collect, 1-9 save the region under that class and l learns them into DIR.tflite)."""
     from ..live.camera import CameraOptions, print_summary, run_camera
     from ..live.collect import CollectOptions
 

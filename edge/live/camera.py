@@ -19,6 +19,7 @@ from ..runtime.classifier import Classifier
 from . import overlay
 from .collect import CollectOptions, Collector
 from .frame import FrameResult
+from .learning import Learner
 from .stream import LiveClassifier, LiveOptions, RunSummary
 
 WINDOW = "edgeclf camera"
@@ -70,13 +71,15 @@ class Recorder:
 
 
 class Window:
-    """The live view; keys: q or Esc quit, space pause, s snapshot, 1-9 collect (with --collect:
-    hold a number key for a burst)."""
+    """The live view; keys: q or Esc quit, space pause, s snapshot; with --collect, 1-9 save the
+    region under that class (hold for a burst) and l learns from the folder and swaps the new
+    model in."""
 
     def __init__(
         self, live: LiveClassifier, snapshot_dir: Path, collector: Collector | None = None
     ) -> None:
         self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
+        self.learner = Learner(collector.opts.folder, live.swap) if collector else None
 
     @staticmethod
     def available() -> bool:
@@ -100,8 +103,22 @@ class Window:
             self.live.paused = not self.live.paused
         elif key == ord("s"):
             self.snapshot(annotated, result)
+        elif key == ord("l") and self.learner:
+            self.learn()
         elif label:
             self.collector.save(result, label)
+
+    def learn(self) -> None:
+        """Teach from the collect folder now (seconds; the window waits), then swap it in."""
+        print(f"learning from {self.learner.folder} ...", file=sys.stderr, flush=True)
+        result = self.learner.run()
+        if result is None:
+            print(f"cannot learn: {self.learner.error}", file=sys.stderr)
+            return
+        from ..teach.report import print_result
+
+        print_result(result)
+        print(f"now using {result.out}", file=sys.stderr)
 
     def snapshot(self, annotated, result: FrameResult) -> None:
         stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{result.frame}"
