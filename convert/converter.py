@@ -265,6 +265,8 @@ def verify(model, classifier: Classifier, check: data.VerificationSet) -> dict:
         "float_accuracy": float(float_right.mean()),
         "tflite_accuracy": float(lite_right.mean()),
         "agreement": float((float_probs.argmax(1) == lite_probs.argmax(1)).mean()),
+        "classes": int(check.allowed.shape[1]),
+        "classes_checked": int(check.allowed.any(axis=0).sum()),
     }
     result["drop_points"] = round(100 * (result["float_accuracy"] - result["tflite_accuracy"]), 3)
     return result

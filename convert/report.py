@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.table import Table
@@ -24,3 +25,24 @@ def print_report(report: dict, out: Path) -> None:
         )
     console.print(table)
     print(f"wrote {out} ({report['model_bytes'] / 1024:.1f} KB) and {out.with_suffix('.json')}")
+    for line in quality_warnings(report):
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def quality_warnings(report: dict) -> list[str]:
+    """ "Verified" says the int8 model matches the float one, not that either is any good."""
+    out = []
+    classes = report.get("classes") or 0
+    chance = 1 / classes if classes else 0.0
+    if classes and report["tflite_accuracy"] < 1.5 * chance:
+        out.append(
+            f"{report['split']} accuracy {report['tflite_accuracy']:.0%} is near chance "
+            f"({chance:.0%}): the int8 model matches the float one, but neither learned much"
+        )
+    checked = report.get("classes_checked", classes)
+    if classes and checked < classes:
+        out.append(
+            f"the {report['split']} photos cover only {checked} of {classes} classes: "
+            "the others were not checked"
+        )
+    return out

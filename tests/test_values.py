@@ -111,3 +111,28 @@ def test_live_frames_know_the_background_class(tmp_path, test_split):
     assert seen_bag.label == "Bag" and seen_bag.nothing and not seen_bag.names_a_garment
     assert seen_trouser.label == "Trouser" and not seen_trouser.nothing
     assert seen_trouser.names_a_garment
+
+
+def test_a_verified_model_near_chance_or_half_checked_is_warned_about():
+    from edgeclf.convert.report import quality_warnings
+
+    good = {"split": "validation", "tflite_accuracy": 0.9, "classes": 3, "classes_checked": 3}
+    assert quality_warnings(good) == []
+    chance = quality_warnings({**good, "tflite_accuracy": 0.4})
+    assert len(chance) == 1 and "near chance (33%)" in chance[0]
+    partial = quality_warnings({**good, "classes_checked": 2})
+    assert len(partial) == 1 and "only 2 of 3 classes" in partial[0]
+
+
+def test_teach_warns_when_validation_is_near_chance_or_missing_a_class(tmp_path):
+    from edgeclf.edge.teach.report import warnings
+    from edgeclf.edge.teach.run import ClassResult, TeachResult
+
+    classes = (ClassResult("a", 5, 2, 1.0), ClassResult("b", 5, 0, None))
+    result = TeachResult(tmp_path / "m.tflite", classes, 0.6, 0.6, 1.0, 0.01, 12, (), 0, 1.0,
+                         "sittings", ())  # fmt: skip
+    lines = warnings(result)
+    assert any("no validation photo for b" in line for line in lines)
+    assert any("near chance" in line for line in lines)  # 60 % of two classes: under 1.5x 50 %
+    fine = result._replace(classes=(classes[0], classes[0]._replace(name="b")), int8_accuracy=0.9)
+    assert warnings(fine) == []

@@ -25,6 +25,7 @@ from .training_data import TrainingData, with_label_targets
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_DIR = "checkpoint"
+MIN_STEPS = 8  # optimizer steps per epoch, at the least, for own classes
 
 
 def with_softmax(core):
@@ -122,10 +123,12 @@ def _train(cfg: RunConfig, out: Path, resume: bool, extra_callbacks, overwrite: 
 
     data = recipe.data()
     core = recipe.model(data)
+    batch = batch_size(cfg, len(data.x_train))
+    steps = int(np.ceil(len(data.x_train) / batch))
     print(
         f"Training {cfg.arch} ({core.count_params():,} params) on {len(data.x_train):,} images, "
-        f"validating on {len(data.y_val):,}, {cfg.total_epochs} epochs"
-        + (" (resuming)" if resume else ""),
+        f"validating on {len(data.y_val):,}: {cfg.total_epochs} epochs of {steps} steps "
+        f"(batch {batch})" + (" (resuming)" if resume else ""),
         flush=True,
     )
     run_phases(recipe, core, data, out, extra_callbacks)
@@ -139,6 +142,14 @@ def _train(cfg: RunConfig, out: Path, resume: bool, extra_callbacks, overwrite: 
     )
     shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)  # finished: nothing left to resume
     return report(model, core, cfg, data, out)
+
+
+def batch_size(cfg: RunConfig, images: int) -> int:
+    """--batch-size, made smaller for a small own-class set so that each epoch still takes
+    MIN_STEPS optimizer steps (60 photos at 128 would give one step an epoch)."""
+    if cfg.recipe != "own-classes":
+        return cfg.batch_size
+    return max(1, min(cfg.batch_size, int(np.ceil(images / MIN_STEPS))))
 
 
 def run_phases(recipe: Recipe, core, data: TrainingData, out: Path, extra_callbacks) -> None:
@@ -165,7 +176,8 @@ def fit_phase(
     """One phase's epochs, numbered after the phases before it, into the run's one log."""
     import keras
 
-    steps = int(np.ceil(len(data.x_train) / cfg.batch_size))
+    batch = batch_size(cfg, len(data.x_train))
+    steps = int(np.ceil(len(data.x_train) / batch))
     labels = len(data.label_names)
     schedule = replace(cfg, epochs=phase.epochs, learning_rate=phase.learning_rate)
     model = make_training_model(core, schedule, steps, labels)
@@ -173,7 +185,7 @@ def fit_phase(
     model.fit(
         data.x_train,
         data.y_train,
-        batch_size=cfg.batch_size,
+        batch_size=batch,
         initial_epoch=first_epoch,
         epochs=first_epoch + phase.epochs,
         # Validation photos carry no photo label: zeros for the label head's columns.
