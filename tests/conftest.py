@@ -23,6 +23,13 @@ EDGECLF = str(Path(sys.executable).with_name("edgeclf"))
 HAS_TRAIN = find_spec("keras") is not None and find_spec("tensorflow") is not None
 TRAIN_EXTRA = "needs the 'train' extra (TensorFlow, Keras): this environment is edge-only"
 needs_train = pytest.mark.skipif(not HAS_TRAIN, reason=TRAIN_EXTRA)
+# teach writes its model through the TFLite schema that ai-edge-litert ships; tflite-runtime has
+# none (pi-smoke runs a taught model on tflite-runtime instead).
+needs_schema = pytest.mark.skipif(
+    find_spec("ai_edge_litert") is None,
+    reason="teach writes models with ai-edge-litert's TFLite schema; this environment has "
+    "tflite-runtime only",
+)
 
 
 @pytest.fixture(scope="session")

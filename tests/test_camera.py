@@ -12,7 +12,7 @@ from edgeclf.edge.live.stream import LiveClassifier, LiveOptions
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_schema, run_cli
 
 GARMENTS = 24
 PER_GARMENT = 5
@@ -238,6 +238,7 @@ def test_camera_defaults_to_the_photo_model_on_real_photos(tmp_path):
     assert np.mean(right) >= 0.6, np.mean(right)
 
 
+@needs_schema
 def test_window_l_key_learns_the_collect_folder_and_swaps_the_model(tmp_path, monkeypatch):
     """With --collect, `l` teaches from the folder and the next frames use the new classes
     (OpenCV's window calls stubbed: this machine has no screen; the rest is real)."""

@@ -21,6 +21,7 @@ from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 from edgeclf.edge.serve.app import create_app
 
+from conftest import needs_schema
 from photos import make_variant
 
 TOKEN = "s3cret-token"
@@ -453,6 +454,7 @@ def capture_each(base: str, names: tuple[str, ...], count: int, pause: float = 0
             time.sleep(pause / count)
 
 
+@needs_schema
 def test_learn_swaps_the_model_while_viewers_watch_and_uploads_run(collecting, test_split):
     """Learn on two classes collected from the looping video: the page's model, the stream and
     uploads move to the new model; no request fails or sees half a model meanwhile."""
@@ -520,6 +522,7 @@ def test_captured_images_list_delete_and_add_a_class(collecting):
     assert httpx.post(base + "/api/collect/shorts").status_code == 200
 
 
+@needs_schema
 @pytest.mark.skipif(
     shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
 )

@@ -16,7 +16,7 @@ from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
 from edgeclf.edge.runtime.model_file import find_head, read
 from edgeclf.edge.teach.head import fit
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_schema, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 # Three shop classes from the committed real photos, and which senders are kept out as "others".
@@ -116,6 +116,7 @@ def taught(tmp_path_factory):
     return folder, out, result, tmp
 
 
+@needs_schema
 def test_teach_learns_every_class_without_tensorflow(taught):
     folder, out, result, _ = taught
     assert result.returncode == 0, result.stderr
@@ -137,6 +138,7 @@ def test_teach_learns_every_class_without_tensorflow(taught):
     assert len(rows) == sum(1 for _ in folder.rglob("*.jpg")) and np.mean(right) >= 0.9
 
 
+@needs_schema
 def test_the_int8_model_matches_the_float_head(taught):
     _, out, _, _ = taught
     card = json.loads(out.with_suffix(".json").read_text())
@@ -149,6 +151,7 @@ def test_the_int8_model_matches_the_float_head(taught):
     assert len(new.subgraphs[0].operators) == len(base.subgraphs[0].operators)  # one graph
 
 
+@needs_schema
 def test_teaching_again_reads_only_new_photos_from_disk(taught):
     folder, _, _, tmp = taught
     out = tmp / "again.tflite"
@@ -185,6 +188,7 @@ def test_teach_refuses_in_one_line_before_any_work(tmp_path):
         assert "Traceback" not in result.stderr and not (tmp_path / "a.tflite").exists()
 
 
+@needs_schema
 def test_int8_model_reproduces_the_float_head_on_every_photo(tmp_path, monkeypatch):
     """The quantized head, run whole by the interpreter, gives the float head's probabilities
     (within int8's resolution) on the 40 committed photos' own features."""

@@ -25,7 +25,7 @@ from ..runtime.card import ModelCard, PhotoSplit, card_path
 from ..runtime.classes import check_class_name, parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO
-from ..runtime.model_file import quantize_head, with_head
+from ..runtime.model_file import quantize_head, schema, with_head
 from . import head as heads
 from .features import FeatureReader
 
@@ -134,6 +134,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         check_writable_file(target, option)
     if card_path(out) == out:
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
+    schema()  # where it is missing, say so before reading any photo
     photos = load_photos(opts.folder, names, None)
     method = SENDER if (opts.folder / "labels.csv").is_file() else SITTINGS
     train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
