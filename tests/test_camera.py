@@ -191,7 +191,7 @@ def test_overlay_draws_the_region_and_the_label(test_split):
     drawn = result.plot()
     assert drawn.shape == frame.shape and not np.array_equal(drawn, frame)
     assert tuple(drawn[380, 150]) == GREEN and tuple(drawn[240, 20]) == GREEN  # the box edges
-    assert (drawn[10:40, 10:200] != frame[10:40, 10:200]).any()  # the label text
+    assert (drawn[60:96, 20:200] != frame[60:96, 20:200]).any()  # the label, above the region
     assert np.array_equal(drawn[200:300, 400:600], frame[200:300, 400:600])  # nothing else
 
 

@@ -136,3 +136,24 @@ def test_teach_warns_when_validation_is_near_chance_or_missing_a_class(tmp_path)
     assert any("near chance" in line for line in lines)  # 60 % of two classes: under 1.5x 50 %
     fine = result._replace(classes=(classes[0], classes[0]._replace(name="b")), int8_accuracy=0.9)
     assert warnings(fine) == []
+
+
+def test_labels_are_solid_boxes_off_the_region_edge_with_no_ghost_text():
+    """Each label is text on a filled box: no background shows through between its glyphs (an
+    outline drawn thicker than its text leaves gaps there, and on OpenCV 5 drifts into a ghost
+    copy), the box keeps clear of the region's edge, and "uncertain" names its best guess."""
+    from edgeclf.edge.live.overlay import DARK, headline, headline_origin, text_box
+
+    for label, roi in (("coat", (100, 60, 120, 120)), ("uncertain", (100, 0, 120, 120))):
+        result = frame_result(label)
+        result.roi = roi
+        drawn = result.plot()
+        title = headline(result)
+        x0, y0, x1, y1 = text_box(title, headline_origin(title, roi), 0.9)
+        inside = drawn[y0 : y1 + 1, x0 : x1 + 1].reshape(-1, 3).astype(int)
+        assert not (inside == 128).all(axis=1).any()  # no background pixel inside the box
+        assert (inside == DARK).all(axis=1).mean() > 0.4  # mostly box, with text on it
+        rx, ry, rw, rh = roi
+        assert y1 < ry - 1 or y0 > ry + 1  # off the region's top edge
+        assert x0 > rx + 1 or y1 < ry - 1  # and off its left edge
+    assert headline(frame_result("uncertain")) == "uncertain: coat? 45%"

@@ -25,6 +25,35 @@ class Drawable(Protocol):
 
 
 GREEN, AMBER, WHITE, DARK = (80, 200, 80), (0, 170, 255), (255, 255, 255), (30, 30, 30)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+PAD = 3  # around text, inside its box
+HEADLINE_SCALE = 0.9
+
+
+def headline(result: Drawable) -> str:
+    """The region's label: the class and its score, or what it would be when unsure."""
+    if result.label == "uncertain" and result.top_k:
+        best = result.top_k[0]
+        return f"uncertain: {best.label}? {best.score:.0%}"
+    return f"{result.label} {result.score:.0%}"
+
+
+def text_box(text: str, org: tuple[int, int], scale: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the filled box `_text` draws behind `text` at `org` (its baseline)."""
+    (w, h), baseline = cv2.getTextSize(text, FONT, scale, 1)
+    x, y = org
+    return x - PAD, y - h - PAD, x + w + PAD, y + baseline + PAD
+
+
+def headline_origin(text: str, roi, scale: float = HEADLINE_SCALE) -> tuple[int, int]:
+    """Just above the region's top-left corner, or just inside it when the region touches the
+    frame's top: never over the region's edge."""
+    x, y = roi[0], roi[1]
+    (_, h), baseline = cv2.getTextSize(text, FONT, scale, 1)
+    above = y - 4 - baseline - PAD
+    if above - h - PAD >= 0:
+        return x + PAD, above
+    return x + 6, y + 4 + h + PAD
 
 
 def draw(frame: np.ndarray, roi, result: Drawable) -> np.ndarray:
@@ -34,9 +63,15 @@ def draw(frame: np.ndarray, roi, result: Drawable) -> np.ndarray:
     x, y, w, h = roi
     colour = GREEN if result.names_a_garment else AMBER
     cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
-    _text(out, f"{result.label} {result.score:.0%}", (10, 34), 0.9, colour)
+    title = headline(result)
+    origin = headline_origin(title, roi)
+    _text(out, title, origin, HEADLINE_SCALE, colour)
+    top = 52
+    box = text_box(title, origin, HEADLINE_SCALE)
+    if box[1] < top + 3 * 24 and box[0] < 330:  # the headline sits where the bars would: below it
+        top = max(top, box[3] + 6)
     for i, entry in enumerate(result.top_k[:3]):
-        y0, p = 52 + i * 24, entry.score
+        y0, p = top + i * 24, entry.score
         cv2.rectangle(out, (10, y0), (10 + int(160 * p), y0 + 16), colour, -1)
         cv2.rectangle(out, (10, y0), (170, y0 + 16), WHITE, 1)
         _text(out, f"{entry.label} {p:.0%}", (178, y0 + 13), 0.5, WHITE)
@@ -46,14 +81,17 @@ def draw(frame: np.ndarray, roi, result: Drawable) -> np.ndarray:
 
 
 def _text(img, text, org, scale, colour) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, DARK, 4, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
+    """Text on a filled dark box, drawn once, at one thickness: OpenCV 5 advances each glyph by
+    the stroke's thickness, so a thicker outline under thinner text drifts into a ghost copy."""
+    x0, y0, x1, y1 = text_box(text, org, scale)
+    cv2.rectangle(img, (x0, y0), (x1, y1), DARK, -1)
+    cv2.putText(img, text, org, FONT, scale, colour, 1, cv2.LINE_AA)
 
 
 def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     """A copy with the collect counts in the top-right corner, one line per class and key."""
     out = frame.copy()
     for i, line in enumerate(lines):  # right-aligned: a long class name stays in the frame
-        (width, _), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 4)
+        (width, _), _ = cv2.getTextSize(line, FONT, 0.55, 1)
         _text(out, line, (max(0, out.shape[1] - width - 12), 30 + 22 * i), 0.55, WHITE)
     return out
