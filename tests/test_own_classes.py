@@ -122,6 +122,10 @@ def test_fine_tune_convert_classify_with_own_names(tmp_path):
     assert result.returncode == 0, result.stderr
     clf = Classifier(model)
     assert clf.labels == ("nothing", "shoes", "tops", "trousers")
+    alone = tmp_path / "alone" / "copied.tflite"  # copied without its card: it carries one
+    alone.parent.mkdir()
+    shutil.copy(model, alone)
+    assert Classifier(alone).labels == clf.labels and Classifier(alone).contract == clf.contract
     assert clf.contract.background == "nothing"
     assert clf.input.shape[1:] == Classifier(PHOTO_MODEL).input.shape[1:]
     result = run_cli("classify", "--model", str(model), str(folder), "--json")

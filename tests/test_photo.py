@@ -45,8 +45,9 @@ def preprocessing(contract: InputContract) -> dict:
 def test_bundled_cards_carry_their_contracts():
     fashion, photo = Classifier(FASHION_MODEL), Classifier(PHOTO_MODEL)
     assert fashion.contract == InputContract()  # its card predates the contract: legacy recipe
-    saved = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
-    assert saved["preprocessing"]["recipe"] == "fashion-mnist-paper"  # upgraded on reading
+    legacy = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
+    legacy["preprocessing"]["recipe"] = "fashion-mnist-paper"  # the first cards' name for it
+    assert ModelCard.from_dict(legacy, "legacy").contract == InputContract()  # upgraded
     assert photo.contract.recipe == PHOTO and photo.contract.channels == 3
     assert photo.input.shape[1:] == (photo.contract.size, photo.contract.size, 3)
     assert photo.labels == CLASS_NAMES

@@ -211,3 +211,29 @@ def test_int8_model_reproduces_the_float_head_on_every_photo(tmp_path, monkeypat
     expected = head.probabilities(features)
     assert np.abs(probs - expected).max() < 0.06
     assert (probs.argmax(1) == expected.argmax(1)).mean() >= 0.95
+
+
+@needs_schema
+def test_a_taught_model_copied_alone_keeps_its_class_names(taught, tmp_path):
+    folder, out, _, _ = taught
+    alone = tmp_path / "elsewhere" / "copy.tflite"
+    alone.parent.mkdir()
+    shutil.copy(out, alone)  # no card beside it
+    result = run_cli("classify", str(folder / "shoes"), "--json", "--model", str(alone))
+    assert result.returncode == 0, result.stderr
+    labels = {json.loads(line)["label"] for line in result.stdout.splitlines()}
+    assert labels <= {"shoes", "tops", "trousers"} and "no model card" not in result.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    card["classes"] = ["boots", "tops", "trousers"]  # a sidecar that disagrees with the model
+    alone.with_suffix(".json").write_text(json.dumps(card))
+    refused = run_cli("classify", str(folder / "shoes"), "--model", str(alone))
+    assert refused.returncode == 2 and "disagree" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_with_no_card_at_all_says_its_names_are_guessed(tmp_path):
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(PHOTO_MODEL.read_bytes())
+    result = run_cli("classify", str(PHOTOS / "images"), "--json", "--model", str(bare))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert result.stderr.count("has no model card") == 1 and "guessed" in result.stderr

@@ -19,8 +19,10 @@ from typing import Any, NamedTuple
 from ..errors import ModelError, first_line
 from .classes import CLASS_NAMES
 from .contract import FASHION_MNIST, LEGACY_RECIPES, PHOTO, RECIPES, InputContract
+from .metadata import EMBEDDED_CARD, read_metadata
 
 CARD_FORMAT = "edgeclf-model-card/1"
+IDENTITY_KEYS = ("model_file", "sha256", "bytes")  # what a card inside its model cannot know
 OUTPUT_KINDS = ("probabilities", "logits")
 SPLIT_METHODS = ("sender", "sittings")
 # What the card reports but no stage reads back: kept as written, in this order.
@@ -173,6 +175,37 @@ class ModelCard(NamedTuple):
                 "the model was replaced or the card belongs to another model; re-run convert"
             )
         return cls.from_dict(data, str(path))
+
+    @classmethod
+    def inside(cls, model_path: Path, model_bytes: bytes) -> ModelCard | None:
+        """The card a `.tflite` carries in its own metadata (`convert` and `teach` put it
+        there), so a model copied alone keeps its classes and recipe."""
+        data = read_metadata(model_bytes, EMBEDDED_CARD)
+        if data is None:
+            return None
+        try:
+            parsed = json.loads(data.decode())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ModelError(f"{model_path}: the card inside it is unreadable") from None
+        return cls.from_dict(parsed, f"inside {model_path.name}")
+
+    def agrees_with(self, other: ModelCard) -> bool:
+        """Whether two cards describe the same model to the runtime."""
+        return self.contract == other.contract and self.output_kind == other.output_kind
+
+    def embedded(self) -> bytes:
+        """This card as the model's own metadata carries it (without what only the file knows:
+        its name, size and hash)."""
+        data = {k: v for k, v in self.to_dict().items() if k not in IDENTITY_KEYS}
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    def carried_by(self, model_bytes: bytes) -> tuple[bytes, ModelCard]:
+        """The model with this card inside it, and the card beside it (hash and size of those
+        very bytes)."""
+        from .model_file import with_metadata  # the schema: only where a model is written
+
+        carrying = with_metadata(model_bytes, EMBEDDED_CARD, self.embedded())
+        return carrying, self._replace(sha256=sha256_of(carrying), size_bytes=len(carrying))
 
     @classmethod
     def for_training(cls, path: Path) -> ModelCard | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -87,7 +88,7 @@ class Classifier:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
         self.model_bytes = len(model_bytes)
         self._content = model_bytes
-        self.card = ModelCard.for_model(self.path, model_bytes)
+        self.card = self._card(model_bytes)
         self.backend: Backend = load_backend(backend)
         self.threads = threads
         delegates = [self._load_delegate(delegate)] if delegate else None
@@ -110,6 +111,12 @@ class Classifier:
         self.input = TensorSpec.from_details(inputs[0])
         self.output = TensorSpec.from_details(outputs[0])
         self.contract = self._contract()
+        if not self.card:  # said once the model loads: a broken file says only that it is broken
+            print(
+                f"note: {self.path.name} has no model card: its class names and recipe are "
+                "guessed from its shape",
+                file=sys.stderr,
+            )
         self.labels: tuple[str, ...] = self.contract.classes
         if self.output.shape[-1] != len(self.labels):
             raise ModelError(
@@ -140,6 +147,18 @@ class Classifier:
             return self.backend.load_delegate(path)
         except (ValueError, OSError, RuntimeError, AttributeError) as exc:
             raise ModelError(f"cannot load delegate {path}: {first_line(exc)}") from None
+
+    def _card(self, model_bytes: bytes) -> ModelCard | None:
+        """The card beside the model, else the one inside it; the two must agree."""
+        beside = ModelCard.for_model(self.path, model_bytes)
+        inside = ModelCard.inside(self.path, model_bytes)
+        if beside and inside and not beside.agrees_with(inside):
+            raise ModelError(
+                f"{self.path}: its card {self.path.with_suffix('.json').name} and the card inside "
+                f"it disagree (classes {', '.join(beside.classes)} against "
+                f"{', '.join(inside.classes)}); re-run convert or teach"
+            )
+        return beside or inside
 
     def _looks_like_probabilities(self) -> bool:
         """For a card-less model: one invoke on a blank view tells softmax output from logits."""

@@ -14,19 +14,27 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelError
+from .metadata import EMBEDDED_CARD
 
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1 / 256, -128  # what TFLite's int8 softmax requires
 
 
 def schema():
-    """The TFLite flatbuffer schema, with its object API."""
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:
-        raise ModelError(
-            "editing a model needs ai-edge-litert (its TFLite schema): pip install ai-edge-litert"
-        ) from None
-    return schema_py_generated
+    """The TFLite flatbuffer schema, with its object API: ai-edge-litert's, or on a desktop with
+    only TensorFlow, TensorFlow's copy of it."""
+    import importlib
+
+    for module in (
+        "ai_edge_litert.schema_py_generated",
+        "tensorflow.lite.python.schema_py_generated",
+    ):
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    raise ModelError(
+        "editing a model needs ai-edge-litert (its TFLite schema): pip install ai-edge-litert"
+    )
 
 
 class Head(NamedTuple):
@@ -153,4 +161,27 @@ def with_head(model_bytes: bytes, head: Int8Head) -> bytes:
     set_tensor(where.bias, [classes], head.bias, features_scale * head.weight_scales, zeros)
     set_tensor(where.logits, [1, classes], None, [head.logits_scale], [head.logits_zero_point])
     set_tensor(where.probabilities, [1, classes], None, [SOFTMAX_SCALE], [SOFTMAX_ZERO_POINT])
+    for entry in model.metadata or []:  # the base's own card would name the base's classes
+        if entry.name.decode() == EMBEDDED_CARD:
+            model.buffers[entry.buffer].data = None
+    model.metadata = [m for m in model.metadata or [] if m.name.decode() != EMBEDDED_CARD]
+    return _pack(model)
+
+
+def with_metadata(model_bytes: bytes, name: str, data: bytes) -> bytes:
+    """The model with a named metadata buffer (replacing one of the same name): the graph and
+    its weights are untouched, so every runtime runs it as before."""
+    s = schema()
+    model = read(model_bytes)
+    found = [m for m in (model.metadata or []) if m.name.decode() == name]
+    if found:  # its buffer takes the new data
+        model.buffers[found[0].buffer].data = np.frombuffer(data, np.uint8)
+        return _pack(model)
+    buffer = s.BufferT()
+    buffer.data = np.frombuffer(data, np.uint8)
+    model.buffers.append(buffer)
+    entry = s.MetadataT()
+    entry.name = name.encode()
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
     return _pack(model)

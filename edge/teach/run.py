@@ -194,6 +194,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         optimistic=split.optimistic if split else (),
     )
     card = teach_card(base, names, opts, method, photos, train_idx, model_bytes, check, result)
+    model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
     write_text(card_path(out), card.to_json())
     return result._replace(seconds=round(time.perf_counter() - started, 2))
