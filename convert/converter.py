@@ -229,6 +229,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     # The model first: a kill between the two leaves a card whose hash no longer matches, which
     # the runtime refuses, never a new card vouching for an old model.
     tflite_bytes, card = card.carried_by(tflite_bytes)  # a copy alone keeps its classes
+    report["model_bytes"] = len(tflite_bytes)
     write_bytes(out, tflite_bytes)
     write_text(card_path(out), card.to_json())
     return report
