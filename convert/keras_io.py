@@ -20,6 +20,10 @@ def load_keras_model(path: Path, what: str = "Keras model", error: type = ModelE
 
     if not path.is_file():
         raise error(f"{what} not found: {path}")
+    if path.suffix.lower() == ".tflite":
+        raise error(
+            f"{path} is already a TFLite model; convert takes the .keras model that train wrote"
+        )
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad archive

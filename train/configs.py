@@ -240,6 +240,7 @@ def config_for_command(options: dict, given: set[str]) -> RunConfig:
 
 def own_classes_config(photos: Path, options: dict, settings: dict) -> OwnClassesConfig:
     """Own classes: named by --classes, or by the class folders (parsed and checked once)."""
+    from ..edge.datasets.photoset import check_labels
     from ..edge.runtime.classes import parse_classes
     from . import own_classes
 
@@ -247,6 +248,7 @@ def own_classes_config(photos: Path, options: dict, settings: dict) -> OwnClasse
         names = own_classes.folder_classes(photos)
     else:
         names = list(parse_classes(options["classes"]))
+        check_labels(photos, names)
     own_classes.check_class_count(names, "--classes names")
     own_classes.check_background(settings.get("background_class"), names)
     return OwnClassesConfig(**{**settings, "classes": names})

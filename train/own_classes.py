@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..convert.keras_io import load_keras_model
 from ..edge.errors import EdgeclfError
+from ..edge.images import is_image_path
 from ..edge.runtime.classifier import MODELS_DIR
 
 DEFAULT_BASE = MODELS_DIR / "photo.keras"
@@ -23,6 +24,10 @@ def folder_classes(photos: Path) -> list[str]:
     if not photos.is_dir():
         raise EdgeclfError(f"--photos {photos}: not a folder")
     names = sorted(p.name for p in photos.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names and any(is_image_path(p) for p in photos.iterdir()):
+        raise EdgeclfError(
+            f"{photos} holds images but no class folders: put each class in its own subfolder ({photos}/<class>/*.jpg)"
+        )
     check_class_count(names, f"{photos} has")
     return names
 

@@ -113,16 +113,15 @@ def _train(cfg: RunConfig, out: Path, resume: bool, extra_callbacks, overwrite: 
     check_folder(out, resume, overwrite)
     recipe = recipe_for(cfg)  # own classes: loads the base, whose input size the run takes
     cfg = recipe.cfg
+    set_determinism(cfg.seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.bf16 else "float32")
+    data = recipe.data()  # refusals come here, before anything is written
+    core = recipe.model(data)
     if not resume and overwrite:
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)  # never resume a stale run
         (out / HISTORY_CSV).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / CONFIG_FILE, cfg.to_json())
-    set_determinism(cfg.seed)
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if cfg.bf16 else "float32")
-
-    data = recipe.data()
-    core = recipe.model(data)
     batch = batch_size(cfg, len(data.x_train))
     steps = int(np.ceil(len(data.x_train) / batch))
     print(

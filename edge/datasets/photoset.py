@@ -147,6 +147,28 @@ def _class_or_none(name: str, classes: Sequence[str]) -> int | None:
         return None
 
 
+def check_labels(root: Path, names: Sequence[str]) -> None:
+    """Every class named for a `labels.csv` folder is one of its labels: all unknowns at once,
+    each with the nearest label, before any work."""
+    import difflib
+
+    if not (Path(root) / LABELS_CSV).is_file():
+        return
+    labels = sorted({item.label for item in read_items(Path(root))})
+    folded = {fold(label) for label in labels}
+    unknown = [name for name in names if fold(name) not in folded]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, labels, n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    raise DataError(
+        f"{', '.join(hints)}: not a label of {Path(root) / LABELS_CSV} "
+        f"(its labels: {', '.join(labels)})"
+    )
+
+
 def mapping_for(classes: Sequence[str]) -> dict[str, tuple[str, ...]] | None:
     """How photo labels become classes: the Fashion-MNIST sets for the ten Fashion-MNIST classes;
     for a model of your own classes, each label is a class name."""

@@ -128,6 +128,26 @@ class Window:
         print(f"saved {self.snapshot_dir / stem}.png", file=sys.stderr)
 
 
+def why_no_window() -> str:
+    """Why OpenCV cannot open a window here, and the exact fix."""
+    import os
+
+    gui = [
+        line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")
+    ]
+    if gui and gui[0].split(":", 1)[1].strip().upper() == "NONE":
+        return (
+            "this OpenCV has no window support (the headless build of the [edge] extra); on a "
+            "machine with a screen: pip uninstall -y opencv-python-headless && "
+            "pip install 'edgeclf[desktop]'"
+        )
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return "no display (DISPLAY is not set): use --headless, or serve to watch from a browser"
+    return "OpenCV cannot open a window here"
+
+
 def run_camera(
     clf: Classifier, live_opts: LiveOptions, opts: CameraOptions, emit=print
 ) -> RunSummary:
@@ -135,10 +155,7 @@ def run_camera(
     live = LiveClassifier(clf, live_opts)
     show = not opts.headless and Window.available()
     if not opts.headless and not show:
-        print(
-            "warning: cannot open a window (no display or headless OpenCV); running headless",
-            file=sys.stderr,
-        )
+        print(f"warning: {why_no_window()}; running headless", file=sys.stderr)
     collector = Collector(opts.collect) if opts.collect else None
     with contextlib.ExitStack() as stack:  # closes the recording, then moves it into place
         consumers: list[Callable[[FrameResult], None]] = []

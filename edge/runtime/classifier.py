@@ -80,6 +80,11 @@ class Classifier:
         self.path = Path(model_path) if model_path else DEFAULT_MODEL
         if self.path.exists() and not self.path.is_file():  # a folder or a FIFO would hang or fail
             raise ModelError(f"{self.path} is not a model file")
+        if self.path.suffix.lower() in (".keras", ".h5"):
+            raise ModelError(
+                f"{self.path} is a Keras model; convert it first: "
+                f"edgeclf convert {self.path} --int8 -o {self.path.with_suffix('.tflite').name}"
+            )
         try:
             model_bytes = self.path.read_bytes()
         except FileNotFoundError:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..atomic import check_writable_file, write_bytes, write_text
 from ..datasets.photo_data import split_indices
-from ..datasets.photoset import PhotoSet, load_photos
+from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SENDER, SITTINGS, SittingSplit
 from ..errors import EdgeclfError, InputImageError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path
@@ -83,6 +83,7 @@ def class_names(opts: TeachOptions) -> list[str]:
         raise EdgeclfError(f"{folder}: not a folder")
     if opts.classes:
         names = list(parse_classes(opts.classes))
+        check_labels(folder, names)
     elif (folder / "labels.csv").is_file():
         raise EdgeclfError(f"{folder} has a labels.csv: name the classes to learn with --classes")
     else:
@@ -92,7 +93,10 @@ def class_names(opts: TeachOptions) -> list[str]:
         for name in names:
             check_class_name(name, f"class folder {folder}/")
     if not names:
-        raise EdgeclfError(f"{folder} has no class folders: put each class in its own subfolder")
+        raise EdgeclfError(
+            f"{folder} has no class folders: put each class in its own subfolder "
+            f"({folder}/<class>/*.jpg)"
+        )
     if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
         raise EdgeclfError(f"{len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}")
     if opts.background_class is not None and opts.background_class not in names:

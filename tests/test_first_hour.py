@@ -1,0 +1,53 @@
+"""What a newcomer hits first: the errors that should point the way, in one line each."""
+
+import shutil
+
+from edgeclf.edge.runtime.classifier import PHOTO_MODEL
+
+from conftest import ROOT, needs_train, run_cli
+
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+
+
+def one_line(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def test_classify_with_a_keras_model_points_to_convert():
+    stderr = one_line(
+        run_cli("classify", str(PHOTOS / "images"), "--model", str(ROOT / "models" / "photo.keras"))
+    )
+    assert "is a Keras model; convert it first: edgeclf convert" in stderr
+
+
+@needs_train
+def test_convert_given_a_tflite_says_it_takes_the_keras_model(tmp_path):
+    stderr = one_line(run_cli("convert", str(PHOTO_MODEL), "-o", str(tmp_path / "x.tflite")))
+    assert "is already a TFLite model; convert takes the .keras model" in stderr
+    assert not (tmp_path / "x.tflite").exists()
+
+
+@needs_train
+def test_a_typo_in_classes_suggests_the_label_and_leaves_no_run_folder(tmp_path):
+    out = tmp_path / "run"
+    args = ("train", "--photos", str(PHOTOS), "--classes", "T-Shirt,Pantz,Shose", "-o", str(out))
+    stderr = one_line(run_cli(*args))
+    assert "'Pantz' (did you mean 'Pants'?), 'Shose' (did you mean 'Shoes'?)" in stderr
+    assert not out.exists()
+
+
+def test_teach_with_a_typo_suggests_the_label_too(tmp_path):
+    out = tmp_path / "m.tflite"
+    stderr = one_line(run_cli("teach", str(PHOTOS), "--classes", "Pantz,Shoes", "-o", str(out)))
+    assert "did you mean 'Pants'?" in stderr and not out.exists()
+
+
+@needs_train
+def test_a_flat_folder_is_told_to_use_one_subfolder_per_class(tmp_path):
+    flat = tmp_path / "flat"
+    shutil.copytree(PHOTOS / "images", flat)
+    args = ("train", "--photos", str(flat), "--classes-from-folders", "-o", str(tmp_path / "r"))
+    assert "put each class in its own subfolder" in one_line(run_cli(*args))
+    assert not (tmp_path / "r").exists()
