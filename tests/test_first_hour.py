@@ -51,3 +51,22 @@ def test_a_flat_folder_is_told_to_use_one_subfolder_per_class(tmp_path):
     args = ("train", "--photos", str(flat), "--classes-from-folders", "-o", str(tmp_path / "r"))
     assert "put each class in its own subfolder" in one_line(run_cli(*args))
     assert not (tmp_path / "r").exists()
+
+
+def test_a_collect_label_cannot_write_outside_its_folder(tmp_path):
+    video = ROOT / "tests" / "fixtures"  # never opened: the label is refused first
+    for label in ("../escape", "/abs/path", ".hidden"):
+        args = ("camera", "--source", str(video), "--headless", "--collect", str(tmp_path / "c"))
+        stderr = one_line(run_cli(*args, "--label", label))
+        assert "cannot be a folder name" in stderr
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "c").exists()
+
+
+def test_camera_loops_a_video_file_like_a_camera(tmp_path, test_split):
+    from edgeclf.edge.datasets.synthetic import write_demo_video
+
+    video = tmp_path / "short.mp4"
+    write_demo_video(video, test_split.images[:2], frames_per_garment=5)  # 10 frames
+    result = run_cli("camera", "--source", str(video), "--headless", "--loop", "--max-frames", "25")
+    assert result.returncode == 0, result.stderr
+    assert len([line for line in result.stdout.splitlines() if line.startswith("{")]) == 25

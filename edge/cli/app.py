@@ -13,7 +13,7 @@ from .options import (
     BackendOption,
     Bf16Option,
     CalibPhotosOption,
-    ClassesOption,
+    CollectClassesOption,
     CollectOption,
     DataDir,
     DelegateOption,
@@ -24,9 +24,12 @@ from .options import (
     LiveArgs,
     ModelOption,
     PhotosOption,
+    ServeClassesOption,
+    ServeCollectOption,
     SplitOption,
     ThreadsOption,
     ThreadSweep,
+    TrainClassesOption,
     VersionOption,
     with_live_options,
 )
@@ -71,7 +74,7 @@ def train(
         int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
     ] = 700,
     label_head: LabelHeadOption = None,
-    classes: ClassesOption = None,
+    classes: TrainClassesOption = None,
     classes_from_folders: Annotated[
         bool,
         typer.Option(
@@ -164,7 +167,9 @@ def convert(
     io: Annotated[str, typer.Option(help="int8 model I/O type: int8, uint8 or float.")] = "int8",
     calib_samples: Annotated[
         int | None,
-        typer.Option(min=10, help="Images to calibrate int8 on [default: photo 2000, 28x28 500]."),
+        typer.Option(
+            min=10, help="Images to calibrate int8 on \\[default: photo 2000, 28x28 500]."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the calibration sample.")] = 0,
     max_drop: Annotated[
@@ -356,11 +361,20 @@ def camera(
         float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
     ] = None,
     collect: CollectOption = None,
-    classes: ClassesOption = None,
+    classes: CollectClassesOption = None,
     label: LabelOption = None,
     every: Annotated[
         int, typer.Option(min=1, help="With --label: save every Nth classified frame.")
     ] = 5,
+    loop: Annotated[
+        bool, typer.Option(help="A video file: start again at its end, like a camera that runs on.")
+    ] = False,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            help="A video file: play at its own frame rate, dropping frames like a camera."
+        ),
+    ] = False,
 ) -> None:
     """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
     with --collect, 1-9 save the region under that class and l learns them into DIR.tflite)."""
@@ -369,7 +383,7 @@ def camera(
 
     gather = CollectOptions.for_command(collect, classes, label, every)
     opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
-    live_opts = live.options(max_frames=max_frames, duration=duration)
+    live_opts = live.options(max_frames=max_frames, duration=duration, loop=loop, realtime=realtime)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
     print_summary(summary)
     if summary.error:
@@ -393,8 +407,8 @@ def serve(
         ),
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
-    collect: CollectOption = None,
-    classes: ClassesOption = None,
+    collect: ServeCollectOption = None,
+    classes: ServeClassesOption = None,
 ) -> None:
     """Serve the live view and a classification API to a browser ('serve' extra).
 

@@ -121,12 +121,31 @@ SplitOption = Annotated[
 CollectOption = Annotated[
     Path | None,
     typer.Option(
-        help="Save the region of frames as JPEGs under DIR/<class>/ (keys 1-9 or --label)."
+        help="Save the region of frames as JPEGs under DIR/<class>/ (keys 1-9 in the window, or "
+        "--label headless; l learns them into DIR.tflite)."
     ),
 ]
-ClassesOption = Annotated[
+ServeCollectOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Let the page capture the camera's region as JPEGs under DIR/<class>/ and learn "
+        "them into DIR.tflite."
+    ),
+]
+CollectClassesOption = Annotated[
     str | None,
-    typer.Option(help="Comma-separated class names: for --collect keys 1-9, or for training."),
+    typer.Option(help="With --collect: the classes to collect, comma-separated (keys 1-9)."),
+]
+ServeClassesOption = Annotated[
+    str | None,
+    typer.Option(help="With --collect: the classes the page collects, comma-separated."),
+]
+TrainClassesOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Own classes: the labels.csv labels to learn, comma-separated (class folders: "
+        "--classes-from-folders)."
+    ),
 ]
 LabelHeadOption = Annotated[
     bool | None,

@@ -36,6 +36,8 @@ class CollectOptions:
         """The options `camera` and `serve` take; None when not collecting."""
         if (classes or label) and not folder:
             raise EdgeclfError("--classes and --label go with --collect DIR")
+        if label is not None:
+            check_class_name(label, "--label")  # a folder under DIR, never a path out of it
         return cls(folder, parse_classes(classes or ""), label, every) if folder else None
 
 
