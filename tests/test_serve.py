@@ -313,15 +313,25 @@ def test_without_collect_there_is_no_capture(server):
 @pytest.mark.skipif(
     shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
 )
-def test_browser_picks_a_class_and_captures(collecting):
+@contextlib.contextmanager
+def collect_page(base: str):
+    """Chromium on serve's page, its collect panel shown."""
     from playwright.sync_api import sync_playwright
 
-    base, folder = collecting
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.goto(base + "/")
         page.wait_for_selector("#collect:not(.hidden)", timeout=15000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_browser_picks_a_class_and_captures(collecting):
+    base, folder = collecting
+    with collect_page(base) as page:
         page.keyboard.press("2")  # the second class: chinos
         page.click("#capture")
         page.wait_for_function(
@@ -331,7 +341,6 @@ def test_browser_picks_a_class_and_captures(collecting):
         counts = page.evaluate(
             "[...document.querySelectorAll('#classes label')].map(l => l.textContent.trim())"
         )
-        browser.close()
     assert counts == ["1 jeans: 0", "2 chinos: 1"]
     assert len(list((folder / "chinos").iterdir())) == 1 and not (folder / "jeans").exists()
 
@@ -527,14 +536,8 @@ def test_captured_images_list_delete_and_add_a_class(collecting):
     shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
 )
 def test_browser_learns_two_classes_and_the_stream_follows(collecting):
-    from playwright.sync_api import sync_playwright
-
     base, folder = collecting
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(base + "/")
-        page.wait_for_selector("#collect:not(.hidden)", timeout=15000)
+    with collect_page(base) as page:
         for key in ("1", "2"):  # jeans, then chinos
             page.keyboard.press(key)
             for n in range(1, 6):
@@ -553,6 +556,5 @@ def test_browser_learns_two_classes_and_the_stream_follows(collecting):
         )
         named = page.evaluate("document.getElementById('model').textContent")
         rows = page.evaluate("document.querySelectorAll('#learn-table tr').length")
-        browser.close()
     assert named == "model mine.tflite: chinos, jeans" and rows == 2
     assert httpx.get(base + "/api/status").json()["model"] == "mine.tflite"

@@ -11,6 +11,8 @@ from ..errors import EdgeclfError
 from .options import (
     ArchOption,
     BackendOption,
+    BackgroundClassOption,
+    BaseModelOption,
     Bf16Option,
     CalibPhotosOption,
     CollectClassesOption,
@@ -23,6 +25,7 @@ from .options import (
     LabelOption,
     LiveArgs,
     ModelOption,
+    PerClassOption,
     PhotosOption,
     ServeClassesOption,
     ServeCollectOption,
@@ -82,23 +85,12 @@ def train(
             help="Teach your own classes: the folder names of --photos DIR/<class>/.",
         ),
     ] = False,
-    background_class: Annotated[
-        str | None,
-        typer.Option(
-            help="Own classes: the class of frames with no garment (empty table, floor): "
-            "the model learns to say so instead of naming a garment.",
-        ),
-    ] = None,
-    base: Annotated[
-        Path | None,
-        typer.Option(help="Own classes: the photo model whose features to build on (bundled)."),
-    ] = None,
+    background_class: BackgroundClassOption = None,
+    base: BaseModelOption = None,
     fine_tune_epochs: Annotated[
         int, typer.Option(min=0, help="Own classes: epochs with the base unfrozen afterwards.")
     ] = 0,
-    per_class: Annotated[
-        int | None, typer.Option(min=1, help="At most N training photos per class.")
-    ] = None,
+    per_class: PerClassOption = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 80,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
     seed: Annotated[int, typer.Option(help="Random seed (deterministic on one machine).")] = 0,
@@ -293,29 +285,18 @@ def teach(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The new model (.tflite); its card goes beside it.")
     ],
-    base: Annotated[
-        Path | None,
-        typer.Option(help="The photo model whose features to learn on (default: the bundled one)."),
-    ] = None,
+    base: BaseModelOption = None,
     classes: Annotated[
         str | None,
         typer.Option(help="With a labels.csv folder: the labels to learn, comma-separated."),
     ] = None,
-    background_class: Annotated[
-        str | None,
-        typer.Option(
-            help="The class of frames with no garment (empty table, floor): the model learns to "
-            "say so instead of naming a garment."
-        ),
-    ] = None,
+    background_class: BackgroundClassOption = None,
     val_fraction: Annotated[
         float,
         typer.Option(min=0.05, max=0.5, help="Share of each class held out for validation."),
     ] = 0.15,
     seed: Annotated[int, typer.Option(help="Seed of the validation split.")] = 0,
-    per_class: Annotated[
-        int | None, typer.Option(min=1, help="At most N training photos per class.")
-    ] = None,
+    per_class: PerClassOption = None,
     backend: BackendOption = None,
     threads: ThreadsOption = None,
 ) -> None:

@@ -118,6 +118,22 @@ SplitOption = Annotated[
         "records from training."
     ),
 ]
+BaseModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Own classes: the photo model whose features to build on (default: the bundled one)."
+    ),
+]
+PerClassOption = Annotated[
+    int | None, typer.Option(min=1, help="At most N training photos per class (learning curves).")
+]
+BackgroundClassOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Own classes: the class of frames with no garment (empty table, floor): the model "
+        "learns to say so instead of naming a garment."
+    ),
+]
 CollectOption = Annotated[
     Path | None,
     typer.Option(

@@ -114,7 +114,7 @@ def load_base(opts: TeachOptions) -> Classifier:
     return base
 
 
-def check_split(photos: PhotoSet, split: SittingSplit | None, train: np.ndarray) -> None:
+def check_split(photos: PhotoSet, train: np.ndarray) -> None:
     """Refuse a class with no training photo, before any work."""
     labels = photos.allowed.argmax(1)
     counts = np.bincount(labels[train], minlength=len(photos.classes))
@@ -142,7 +142,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     photos = load_photos(opts.folder, names, None)
     method = SENDER if (opts.folder / "labels.csv").is_file() else SITTINGS
     train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
-    check_split(photos, split, train_idx)
+    check_split(photos, train_idx)
     labels = photos.allowed.argmax(1)
     if opts.per_class:
         train_idx = at_most_per_class(train_idx, labels, opts.per_class, opts.seed)
@@ -162,7 +162,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
             progress(i + 1, len(photos))
     reader.save_cache()
     train_idx, val_idx = train_idx[readable[train_idx]], val_idx[readable[val_idx]]
-    check_split(photos, split, train_idx)
+    check_split(photos, train_idx)
 
     # Train on each photo and its mirror; validate on the photos as they are.
     train_x = features[train_idx].reshape(-1, reader.width)
