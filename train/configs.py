@@ -240,15 +240,15 @@ def config_for_command(options: dict, given: set[str]) -> RunConfig:
 
 def own_classes_config(photos: Path, options: dict, settings: dict) -> OwnClassesConfig:
     """Own classes: named by --classes, or by the class folders (parsed and checked once)."""
+    from ..edge.datasets.class_folders import check_background, check_class_count, class_folders
     from ..edge.datasets.photoset import check_labels
     from ..edge.runtime.classes import parse_classes
-    from . import own_classes
 
     if options.get("classes_from_folders"):
-        names = own_classes.folder_classes(photos)
+        names = class_folders(photos)
     else:
         names = list(parse_classes(options["classes"]))
         check_labels(photos, names)
-    own_classes.check_class_count(names, "--classes names")
-    own_classes.check_background(settings.get("background_class"), names)
+    check_class_count(names, "--classes names")
+    check_background(settings.get("background_class"), names)
     return OwnClassesConfig(**{**settings, "classes": names})

@@ -11,41 +11,10 @@ from pathlib import Path
 
 from ..convert.keras_io import load_keras_model
 from ..edge.errors import EdgeclfError
-from ..edge.images import is_image_path
 from ..edge.runtime.classifier import MODELS_DIR
 
 DEFAULT_BASE = MODELS_DIR / "photo.keras"
 FEATURES_LAYER = "gap"
-MIN_CLASSES, MAX_CLASSES = 2, 100
-
-
-def folder_classes(photos: Path) -> list[str]:
-    """`--classes-from-folders`: the class folders of a photo folder, sorted."""
-    if not photos.is_dir():
-        raise EdgeclfError(f"--photos {photos}: not a folder")
-    names = sorted(p.name for p in photos.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not names and any(is_image_path(p) for p in photos.iterdir()):
-        raise EdgeclfError(
-            f"{photos} holds images but no class folders: put each class in its own subfolder ({photos}/<class>/*.jpg)"
-        )
-    check_class_count(names, f"{photos} has")
-    return names
-
-
-def check_class_count(names: list[str], where: str) -> None:
-    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
-        raise EdgeclfError(
-            f"{where} {len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}"
-        )
-
-
-def check_background(background: str | None, names: list[str]) -> None:
-    """`--background-class` must be one of the classes: its folder holds the no-garment frames."""
-    if background is not None and background not in names:
-        raise EdgeclfError(
-            f"--background-class {background!r} is not one of the classes ({', '.join(names)}); "
-            f"collect no-garment frames under it first"
-        )
 
 
 def load_base(path: Path | None):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..edge.datasets.class_folders import few_photos_warning, split_counts
 from ..edge.datasets.photo_data import (
     TEST_RENDER_PER_CLASS,
     TEST_RENDER_SEED,
@@ -30,7 +31,6 @@ from ..edge.runtime.classes import fold
 from ..edge.runtime.contract import PHOTO, InputContract
 
 UNSURE_LABELS = frozenset({"notsure", "skip"})  # photo labels that name nothing (folded)
-FEW_PHOTOS = 20  # own classes: below this per class, say that more photos would help
 LABEL_HEAD_WEIGHT = 0.5  # the label head's share of the loss, beside the classes' set loss
 
 
@@ -241,24 +241,10 @@ def check_classes(
     starved = [name for name, n in zip(train_set.classes, trains, strict=True) if n == 0]
     if starved:
         raise DataError(f"no training photo for {', '.join(starved)}: every one went to validation")
-    print(
-        "photos per class (train+validation): "
-        + ", ".join(f"{k} {t}+{v}" for k, t, v in zip(per_class, trains, vals, strict=True)),
-        flush=True,
-    )
-    if sittings and sittings.optimistic:
-        print(
-            f"note: {', '.join(sittings.optimistic)} came from one sitting each: validated on its "
-            "last frames, which look like the frames before them, so validation is optimistic",
-            file=sys.stderr,
-        )
-    thin = [name for name, n in per_class.items() if n < FEW_PHOTOS]
-    if thin:
-        print(
-            f"warning: fewer than {FEW_PHOTOS} photos for {', '.join(thin)}: "
-            "collect more for a model that generalises",
-            file=sys.stderr,
-        )
+    print(split_counts(list(per_class), trains, vals), flush=True)
+    for line in (sittings.note() if sittings else None, few_photos_warning(per_class)):
+        if line:
+            print(line, file=sys.stderr)
     return per_class
 
 

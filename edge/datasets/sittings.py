@@ -42,6 +42,15 @@ class SittingSplit(NamedTuple):
         """The classes validated on frames of their own training sitting."""
         return tuple(c.name for c in self.classes if c.by_time and c.val)
 
+    def note(self) -> str | None:
+        """The one line that says which validation figures are optimistic, if any."""
+        if not self.optimistic:
+            return None
+        return (
+            f"note: {', '.join(self.optimistic)} came from one sitting each: validated on its "
+            "last frames, which look like the frames before them, so validation is optimistic"
+        )
+
     @property
     def unvalidated(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.classes if not c.val)

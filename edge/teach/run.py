@@ -17,20 +17,24 @@ from typing import NamedTuple
 import numpy as np
 
 from ..atomic import check_writable_file, write_bytes, write_text
+from ..datasets.class_folders import (
+    check_background,
+    check_class_count,
+    class_folders,
+    few_photos_warning,
+    split_counts,
+)
 from ..datasets.photo_data import split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SENDER, SITTINGS, SittingSplit
 from ..errors import EdgeclfError, InputImageError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path
-from ..runtime.classes import check_class_name, parse_classes
+from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO
 from ..runtime.model_file import quantize_head, schema, with_head
 from . import head as heads
 from .features import FeatureReader
-
-MIN_CLASSES, MAX_CLASSES = 2, 100
-FEW_PHOTOS = 20  # below this per class, say that more photos would help
 
 
 class TeachOptions(NamedTuple):
@@ -77,33 +81,19 @@ class TeachResult(NamedTuple):
 
 
 def class_names(opts: TeachOptions) -> list[str]:
-    """The classes: `--classes`, else the folder's class folders (sorted), checked once."""
+    """The classes: `--classes` (labels.csv folders), else the class folders, checked once."""
     folder = opts.folder
-    if not folder.is_dir():
-        raise EdgeclfError(f"{folder}: not a folder")
     if opts.classes:
+        if not folder.is_dir():
+            raise EdgeclfError(f"{folder}: not a folder")
         names = list(parse_classes(opts.classes))
         check_labels(folder, names)
+        check_class_count(names, "--classes names")
     elif (folder / "labels.csv").is_file():
         raise EdgeclfError(f"{folder} has a labels.csv: name the classes to learn with --classes")
     else:
-        names = sorted(
-            p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
-        for name in names:
-            check_class_name(name, f"class folder {folder}/")
-    if not names:
-        raise EdgeclfError(
-            f"{folder} has no class folders: put each class in its own subfolder "
-            f"({folder}/<class>/*.jpg)"
-        )
-    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
-        raise EdgeclfError(f"{len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}")
-    if opts.background_class is not None and opts.background_class not in names:
-        raise EdgeclfError(
-            f"--background-class {opts.background_class!r} is not one of the classes "
-            f"({', '.join(names)}); collect no-garment frames under it first"
-        )
+        names = class_folders(folder)
+    check_background(opts.background_class, names)
     return names
 
 
@@ -302,21 +292,13 @@ def teach_card(
 
 
 def print_split(names, labels, train_idx, val_idx, split: SittingSplit | None) -> None:
-    counts = ", ".join(
-        f"{name} {(labels[train_idx] == c).sum()}+{(labels[val_idx] == c).sum()}"
-        for c, name in enumerate(names)
+    trains = [int((labels[train_idx] == c).sum()) for c in range(len(names))]
+    vals = [int((labels[val_idx] == c).sum()) for c in range(len(names))]
+    print(split_counts(names, trains, vals), flush=True)
+    notes = (
+        split.note() if split else None,
+        few_photos_warning(dict(zip(names, trains, strict=True)), "training photos"),
     )
-    print(f"photos per class (train+validation): {counts}", flush=True)
-    if split and split.optimistic:
-        print(
-            f"note: {', '.join(split.optimistic)} came from one sitting each: validated on its "
-            "last frames, which look like the frames before them, so validation is optimistic",
-            file=sys.stderr,
-        )
-    thin = [n for c, n in enumerate(names) if (labels[train_idx] == c).sum() < FEW_PHOTOS]
-    if thin:
-        print(
-            f"warning: fewer than {FEW_PHOTOS} training photos for {', '.join(thin)}: "
-            "collect more for a model that generalises",
-            file=sys.stderr,
-        )
+    for line in notes:
+        if line:
+            print(line, file=sys.stderr)

@@ -1,0 +1,64 @@
+"""Classes of your own, as people collect them: one folder per class. The checks `teach` and
+`train --classes` both make before any work, and the warnings both give."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import EdgeclfError
+from ..images import is_image_path
+from ..runtime.classes import check_class_name
+
+MIN_CLASSES, MAX_CLASSES = 2, 100
+FEW_PHOTOS = 20  # below this per class, say that more photos would help
+
+
+def class_folders(root: Path) -> list[str]:
+    """The class folders of `root` (`root/<class>/*.jpg`), sorted, each name a safe folder name."""
+    if not root.is_dir():
+        raise EdgeclfError(f"{root}: not a folder")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        holds = "holds images but" if any(is_image_path(p) for p in root.iterdir()) else "has"
+        raise EdgeclfError(
+            f"{root} {holds} no class folders: put each class in its own subfolder "
+            f"({root}/<class>/*.jpg)"
+        )
+    for name in names:
+        check_class_name(name, f"class folder {root}/")
+    check_class_count(names, f"{root} has")
+    return names
+
+
+def check_class_count(names: Sequence[str], where: str) -> None:
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        raise EdgeclfError(
+            f"{where} {len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}"
+        )
+
+
+def check_background(background: str | None, names: Sequence[str]) -> None:
+    """`--background-class` must be one of the classes: its folder holds the no-garment frames."""
+    if background is not None and background not in names:
+        raise EdgeclfError(
+            f"--background-class {background!r} is not one of the classes ({', '.join(names)}); "
+            f"collect no-garment frames under it first"
+        )
+
+
+def few_photos_warning(counts: Mapping[str, int], what: str = "photos") -> str | None:
+    """The warning for classes with fewer than FEW_PHOTOS `what`, if any."""
+    thin = [name for name, n in counts.items() if n < FEW_PHOTOS]
+    if not thin:
+        return None
+    return (
+        f"warning: fewer than {FEW_PHOTOS} {what} for {', '.join(thin)}: "
+        "collect more for a model that generalises"
+    )
+
+
+def split_counts(names: Sequence[str], train: Sequence[int], val: Sequence[int]) -> str:
+    """`photos per class (train+validation): jeans 17+3, ...`: said before any training."""
+    pairs = ", ".join(f"{n} {t}+{v}" for n, t, v in zip(names, train, val, strict=True))
+    return f"photos per class (train+validation): {pairs}"
