@@ -179,7 +179,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / "candidate.tflite"
         candidate.write_bytes(tflite_bytes)
-        classifier = Classifier(candidate, outputs_logits=kind == "logits")
+        classifier = Classifier(candidate, card=card._replace(output_kind=kind))
         if opts.mode == "int8":
             check_all_int8(classifier)
         results = [verify(model, classifier, check) for check in checks]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edgeclf.edge.datasets.sittings import sitting_split
+from edgeclf.edge.runtime.card import ModelCard
 from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
 from edgeclf.edge.runtime.model_file import find_head, read
 from edgeclf.edge.teach.head import fit
@@ -122,6 +123,7 @@ def test_teach_learns_every_class_without_tensorflow(taught):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "optimistic" in result.stderr  # one sitting per class: said once
+    assert "no model card" not in result.stderr  # the model it checks is loaded with its card
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["classes"] == ["shoes", "tops", "trousers"]
     assert card["validation"]["split"] == "sittings"
@@ -206,7 +208,8 @@ def test_int8_model_reproduces_the_float_head_on_every_photo(tmp_path, monkeypat
     int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(features))
     model = tmp_path / "four.tflite"
     model.write_bytes(with_head(PHOTO_MODEL.read_bytes(), int8))
-    clf = Classifier(model, outputs_logits=False)
+    contract = base.contract._replace(classes=("a", "b", "c", "d"))
+    clf = Classifier(model, card=ModelCard(contract, output_kind="probabilities"))
     probs = np.concatenate([clf.predict(clf.view(read_image(p))) for p in paths])
     expected = head.probabilities(features)
     assert np.abs(probs - expected).max() < 0.06

@@ -74,9 +74,10 @@ class Classifier:
         backend: str | None = None,
         threads: int | None = None,
         delegate: str | None = None,
-        outputs_logits: bool | None = None,
+        card: ModelCard | None = None,
     ) -> None:
-        """`outputs_logits` overrides the card (the converter verifies before writing one)."""
+        """`card` is the card a model will carry, for one whose card is not written yet:
+        `convert` and `teach` check a model before they write it and its card."""
         self.path = Path(model_path) if model_path else DEFAULT_MODEL
         if self.path.exists() and not self.path.is_file():  # a folder or a FIFO would hang or fail
             raise ModelError(f"{self.path} is not a model file")
@@ -93,7 +94,7 @@ class Classifier:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
         self.model_bytes = len(model_bytes)
         self._content = model_bytes
-        self.card = self._card(model_bytes)
+        self.card = card or self._card(model_bytes)
         self.backend: Backend = load_backend(backend)
         self.threads = threads
         delegates = [self._load_delegate(delegate)] if delegate else None
@@ -130,12 +131,11 @@ class Classifier:
         self._batch = self.input.shape[0]
         self._lut = self._pixel_table()
         self._lock = threading.Lock()
-        if outputs_logits is None and self.card and self.card.output_kind:
-            outputs_logits = self.card.outputs_logits
         self.outputs_logits = False  # the raw output, for the check below
-        if outputs_logits is None:  # no card: probabilities sum to one, logits do not
-            outputs_logits = not self._looks_like_probabilities()
-        self.outputs_logits = outputs_logits
+        if self.card and self.card.output_kind:
+            self.outputs_logits = self.card.outputs_logits
+        else:  # no card: probabilities sum to one, logits do not
+            self.outputs_logits = not self._looks_like_probabilities()
 
     def _load_delegate(self, path: str):
         # Check the library loads first: a failed load_delegate leaves a half-built Delegate whose

@@ -31,7 +31,7 @@ from ..errors import EdgeclfError, InputImageError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path
 from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
-from ..runtime.contract import PHOTO
+from ..runtime.contract import PHOTO, InputContract
 from ..runtime.model_file import quantize_head, schema, with_head
 from . import head as heads
 from .features import FeatureReader
@@ -163,7 +163,8 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     model_bytes = with_head(base.path.read_bytes(), int8)
 
     float_top = head.logits(val_x).argmax(axis=1)
-    check = verify(model_bytes, base, float_top, photos, val_idx, val_y)
+    contract = base.contract._replace(classes=tuple(names), background=opts.background_class)
+    check = verify(model_bytes, base, contract, float_top, photos, val_idx, val_y)
     per_class = tuple(
         ClassResult(
             name,
@@ -187,7 +188,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         split=method,
         optimistic=split.optimistic if split else (),
     )
-    card = teach_card(base, names, opts, method, photos, train_idx, model_bytes, check, result)
+    card = teach_card(base, contract, opts, method, photos, train_idx, model_bytes, check, result)
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
     write_text(card_path(out), card.to_json())
@@ -212,6 +213,7 @@ class Check(NamedTuple):
 def verify(
     model_bytes: bytes,
     base: Classifier,
+    contract: InputContract,
     float_top: np.ndarray,
     photos: PhotoSet,
     val_idx: np.ndarray,
@@ -226,7 +228,8 @@ def verify(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "candidate.tflite"
         path.write_bytes(model_bytes)
-        model = Classifier(path, base.backend.name, base.threads, outputs_logits=False)
+        card = ModelCard(contract, output_kind="probabilities")  # written once this checks out
+        model = Classifier(path, base.backend.name, base.threads, card=card)
         tensors = {"input": model.input.to_dict(), "output": model.output.to_dict()}
         if not len(val_idx):
             return Check(np.zeros(0, bool), None, None, None, tensors)
@@ -244,7 +247,7 @@ def verify(
 
 def teach_card(
     base: Classifier,
-    names: list[str],
+    contract: InputContract,
     opts: TeachOptions,
     method: str,
     photos: PhotoSet,
@@ -257,11 +260,12 @@ def teach_card(
     from .. import __version__
 
     labels = photos.allowed.argmax(1)
-    contract = base.contract._replace(classes=tuple(names), background=opts.background_class)
     card = ModelCard(
         contract,
         validation=PhotoSplit(str(opts.folder), opts.val_fraction, opts.seed, None, method),
-        class_counts={n: int((labels[train_idx] == c).sum()) for c, n in enumerate(names)},
+        class_counts={
+            n: int((labels[train_idx] == c).sum()) for c, n in enumerate(contract.classes)
+        },
     )
     accuracy = {
         "split": f"validation photos ({method} split)",
