@@ -25,7 +25,7 @@ from ..edge.datasets.photo_data import (
 )
 from ..edge.errors import EdgeclfError
 from ..edge.metrics import one_hot
-from ..edge.runtime.card import PhotoSplit
+from ..edge.runtime.card import SENDER, PhotoSplit
 from ..edge.runtime.classes import CLASS_NAMES
 from ..edge.runtime.contract import PHOTO, InputContract
 
@@ -68,7 +68,7 @@ def calibration_views(
     fashion = is_fashion_mnist(contract)
     if photos:
         fraction, split_seed, method = (
-            (split.val_fraction, split.seed, split.method) if split else (0.15, 0, "sender")
+            (split.val_fraction, split.seed, split.method) if split else (0.15, 0, SENDER)
         )
         train_set, _ = split_photos(photos, contract, fraction, split_seed, method)
         share = samples // 2 if fashion else samples  # own classes: their photos only

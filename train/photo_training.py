@@ -11,12 +11,12 @@ from ..edge.datasets.class_folders import few_photos_warning, split_counts
 from ..edge.datasets.photo_data import (
     TEST_RENDER_PER_CLASS,
     TEST_RENDER_SEED,
+    own_classes_split,
     photo_arrays,
     rendered_fashion_mnist,
     split_indices,
 )
 from ..edge.datasets.photoset import (
-    LABELS_CSV,
     PhotoSet,
     group_split,
     label_sets,
@@ -24,9 +24,9 @@ from ..edge.datasets.photoset import (
     mapping_for,
     read_items,
 )
-from ..edge.datasets.sittings import SENDER, SITTINGS, SittingSplit
+from ..edge.datasets.sittings import SittingSplit
 from ..edge.errors import DataError
-from ..edge.runtime.card import ModelCard, PhotoSplit
+from ..edge.runtime.card import SENDER, ModelCard, PhotoSplit
 from ..edge.runtime.classes import fold
 from ..edge.runtime.contract import PHOTO, InputContract
 
@@ -219,10 +219,8 @@ def at_most_per_class(photos: PhotoSet, limit: int, seed: int) -> PhotoSet:
 
 
 def split_method(cfg) -> str:
-    """Own classes in class folders split within each class, by sitting (nothing starves);
-    everything else by sender."""
-    own_folders = cfg.classes and not (Path(cfg.photos) / LABELS_CSV).is_file()
-    return SITTINGS if own_folders else SENDER
+    """Own classes split as `teach` splits them; the ten classes by sender."""
+    return own_classes_split(Path(cfg.photos)) if cfg.classes else SENDER
 
 
 def check_classes(

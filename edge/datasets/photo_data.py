@@ -12,10 +12,11 @@ import numpy as np
 
 from ..errors import InputImageError
 from ..images import read_image
+from ..runtime.card import SENDER, SITTINGS
 from ..runtime.contract import InputContract
 from .fashion_mnist import load_subset
-from .photoset import PhotoSet, group_split, load_photos, mapping_for
-from .sittings import SENDER, SITTINGS, SittingSplit, sitting_split
+from .photoset import LABELS_CSV, PhotoSet, group_split, load_photos, mapping_for
+from .sittings import SittingSplit, sitting_split
 from .synthetic import render_photo
 
 # The Fashion-MNIST test crops rendered as photos that `train` reports its test accuracy on and
@@ -88,6 +89,12 @@ def rendered_fashion_mnist(
     allowed = np.zeros((len(data), len(contract.classes)), np.float32)
     allowed[np.arange(len(data)), data.labels] = 1.0
     return PhotoArrays(views, allowed)
+
+
+def own_classes_split(root: Path) -> str:
+    """How photos of classes of your own are split: within each class by sitting for class
+    folders (as collected: nothing starves), by sender for a `labels.csv` folder."""
+    return SENDER if (Path(root) / LABELS_CSV).is_file() else SITTINGS
 
 
 def split_indices(

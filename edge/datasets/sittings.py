@@ -19,9 +19,6 @@ import numpy as np
 
 from .photoset import unit_hash
 
-SENDER = "sender"  # the card's name for a split by sender (labels.csv) or file
-SITTINGS = "sittings"  # the card's name for this split
-
 
 class ClassSplit(NamedTuple):
     """How one class was split."""

@@ -30,7 +30,6 @@ class LiveService:
         source: FrameSource | None = None,
         jpeg_quality: int = 80,
     ) -> None:
-        self.clf = clf
         self.opts = opts
         self.jpeg_quality = jpeg_quality
         self.cond = threading.Condition()
@@ -105,10 +104,14 @@ class LiveService:
             "error": self.error,
         }
 
+    @property
+    def clf(self) -> Classifier:
+        """The model in use: the stream's, which a Learn swaps; uploads read it per request."""
+        return self.live.clf
+
     def swap(self, clf: Classifier) -> None:
-        """The model for the next frames and the status; uploads read `self.clf` per request."""
+        """The model for the next frames, the status and uploads."""
         self.live.swap(clf)
-        self.clf = clf
 
     def stop(self) -> None:
         self.live.stop()

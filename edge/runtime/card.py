@@ -24,7 +24,10 @@ from .metadata import EMBEDDED_CARD, read_metadata
 CARD_FORMAT = "edgeclf-model-card/1"
 IDENTITY_KEYS = ("model_file", "sha256", "bytes")  # what a card inside its model cannot know
 OUTPUT_KINDS = ("probabilities", "logits")
-SPLIT_METHODS = ("sender", "sittings")
+# How a photo model's validation split was drawn: by sender (or file), or within each class by
+# sitting (datasets/sittings.py). The card records it so later stages draw the same split.
+SENDER, SITTINGS = "sender", "sittings"
+SPLIT_METHODS = (SENDER, SITTINGS)
 # What the card reports but no stage reads back: kept as written, in this order.
 REPORT_KEYS = (
     "input",
@@ -58,7 +61,7 @@ class PhotoSplit(NamedTuple):
     val_fraction: float
     seed: int
     label_mapping: str | None = None
-    method: str = "sender"  # by sender (or file); "sittings": within each class (datasets.sittings)
+    method: str = SENDER  # or SITTINGS
 
     def to_dict(self) -> dict:
         return {
@@ -147,26 +150,16 @@ class ModelCard(NamedTuple):
     @classmethod
     def read(cls, path: Path) -> ModelCard | None:
         """The card in `path`; None when there is no such file, one line when it is broken."""
-        if not path.exists():
-            return None
-        if not path.is_file():
-            raise ModelError(f"model card {path} is not a file")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"model card {path} is unreadable: {first_line(exc)}") from None
-        return cls.from_dict(data, str(path))
+        data = _json_file(path)
+        return None if data is None else cls.from_dict(data, str(path))
 
     @classmethod
     def for_model(cls, model_path: Path, model_bytes: bytes) -> ModelCard | None:
         """The card beside a `.tflite`, checked against its bytes; None when there is none."""
         path = card_path(model_path)
-        if not path.exists():
+        data = _json_file(path)
+        if data is None:
             return None
-        try:
-            data = json.loads(path.read_text()) if path.is_file() else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"model card {path} is unreadable: {first_line(exc)}") from None
         if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
             raise ModelError(f"{path} is not an edgeclf model card (format {CARD_FORMAT})")
         if data.get("sha256") != sha256_of(model_bytes):
@@ -292,6 +285,18 @@ def _preprocessing(contract: InputContract) -> dict:
     }
 
 
+def _json_file(path: Path) -> object | None:
+    """A card file's JSON; None when there is no such file, one line when it is no file or broken."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise ModelError(f"model card {path} is not a file")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {path} is unreadable: {first_line(exc)}") from None
+
+
 def _optional_dict(data: dict, key: str) -> dict | None:
     value = data.get(key)
     if value is not None and not isinstance(value, dict):
@@ -329,7 +334,7 @@ def _split(data: dict) -> PhotoSplit | None:
         raise ValueError(f"validation fraction {fraction!r} is not between 0 and 1")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"validation seed {seed!r} is not a whole number")
-    photos, method = split.get("photos"), split.get("split", "sender")
+    photos, method = split.get("photos"), split.get("split", SENDER)
     if method not in SPLIT_METHODS:
         raise ValueError(f"validation split {method!r} is not one of {', '.join(SPLIT_METHODS)}")
     return PhotoSplit(

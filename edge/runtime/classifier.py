@@ -93,7 +93,7 @@ class Classifier:
         except OSError as exc:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
         self.model_bytes = len(model_bytes)
-        self._content = model_bytes
+        self.content = model_bytes  # the model's bytes, as read once
         self.card = card or self._card(model_bytes)
         self.backend: Backend = load_backend(backend)
         self.threads = threads
@@ -258,7 +258,7 @@ class Classifier:
 
     def ops(self) -> list[dict]:
         """The model's operators with their tensors' dtypes (to prove a model is all-int8)."""
-        interpreter = self.backend.inspection_interpreter(self._content)
+        interpreter = self.backend.inspection_interpreter(self.content)
         details = {t["index"]: t for t in interpreter.get_tensor_details()}
         ops = []
         for op in interpreter._get_ops_details():  # the public API has no op list

@@ -42,8 +42,7 @@ class FeatureReader:
 
     def __init__(self, base: Classifier) -> None:
         self.base = base
-        content = base.path.read_bytes()
-        graph, self.head = features_model(content)
+        graph, self.head = features_model(base.content)
         with captured_fds((2,)):  # LiteRT logs its delegate on every load
             self.interpreter = base.backend.interpreter_class(
                 model_content=graph, num_threads=base.threads
@@ -53,7 +52,7 @@ class FeatureReader:
         self.output_index = out["index"]
         self.scale, self.zero_point = out["quantization"]
         self.input_index = self.interpreter.get_input_details()[0]["index"]
-        self.key = hashlib.sha256(content).hexdigest()[:16]
+        self.key = hashlib.sha256(base.content).hexdigest()[:16]
         self.cache_path = cache_dir() / "features" / f"{self.key}.npz"
         self.cache = self._load_cache()
         self.new = 0

@@ -24,9 +24,9 @@ from ..datasets.class_folders import (
     few_photos_warning,
     split_counts,
 )
-from ..datasets.photo_data import split_indices
+from ..datasets.photo_data import own_classes_split, split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
-from ..datasets.sittings import SENDER, SITTINGS, SittingSplit
+from ..datasets.sittings import SittingSplit
 from ..errors import EdgeclfError, InputImageError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path
 from ..runtime.classes import parse_classes
@@ -130,7 +130,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
     schema()  # where it is missing, say so before reading any photo
     photos = load_photos(opts.folder, names, None)
-    method = SENDER if (opts.folder / "labels.csv").is_file() else SITTINGS
+    method = own_classes_split(opts.folder)
     train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
     check_split(photos, train_idx)
     labels = photos.allowed.argmax(1)
@@ -160,7 +160,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     val_x, val_y = features[val_idx, 0], labels[val_idx]
     head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names))
     int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(train_x))
-    model_bytes = with_head(base.path.read_bytes(), int8)
+    model_bytes = with_head(base.content, int8)
 
     float_top = head.logits(val_x).argmax(axis=1)
     contract = base.contract._replace(classes=tuple(names), background=opts.background_class)
