@@ -47,3 +47,14 @@ def one_hot(labels: np.ndarray, classes: int, dtype=bool) -> np.ndarray:
     """(N,) class indices -> (N, classes) masks: the right class of each image (float for
     Keras targets, bool for set-valued scoring)."""
     return np.eye(classes, dtype=dtype)[np.asarray(labels, dtype=int)]
+
+
+def label_set_rows(
+    allowed: np.ndarray, classes: Sequence[str]
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """Rows for a confusion matrix of images labelled with sets of classes (a hoodie may be a
+    Pullover or a Coat): one row per distinct set, named 'Pullover/Coat'. Returns each image's
+    row, the row names and, per row, the classes that count as right."""
+    sets, row_index = np.unique(np.asarray(allowed, bool), axis=0, return_inverse=True)
+    names = tuple("/".join(c for c, ok in zip(classes, row, strict=True) if ok) for row in sets)
+    return row_index.reshape(-1), names, sets

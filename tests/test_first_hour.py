@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from edgeclf.edge.runtime.classifier import PHOTO_MODEL
 
 from conftest import ROOT, needs_train, run_cli
@@ -70,3 +72,46 @@ def test_camera_loops_a_video_file_like_a_camera(tmp_path, test_split):
     result = run_cli("camera", "--source", str(video), "--headless", "--loop", "--max-frames", "25")
     assert result.returncode == 0, result.stderr
     assert len([line for line in result.stdout.splitlines() if line.startswith("{")]) == 25
+
+
+def test_a_one_epoch_run_draws_its_points(tmp_path):
+    """A single epoch is one point per curve: without markers the plot would be blank."""
+    import cv2
+    import numpy as np
+
+    from edgeclf.edge import plots
+
+    history = {"loss": [1.0], "val_loss": [1.2], "accuracy": [0.5], "val_accuracy": [0.4]}
+    plots.training_curves(history, tmp_path / "curves.png")
+    image = cv2.imread(str(tmp_path / "curves.png"))[:, :, ::-1].astype(int)
+    train_blue = (np.abs(image - (0x1F, 0x77, 0xB4)).sum(-1) < 40).sum()
+    assert train_blue > 180, train_blue  # measured: 252 with markers, 128 (the legend) without
+
+
+def test_runs_are_numbered_per_task_and_empty_folders_reused(tmp_path):
+    from edgeclf.train.run_folder import next_run_folder
+
+    assert next_run_folder("photo", tmp_path) == tmp_path / "photo"
+    (tmp_path / "photo").mkdir()
+    assert next_run_folder("photo", tmp_path) == tmp_path / "photo"  # empty: nothing to lose
+    (tmp_path / "photo" / "model.keras").write_bytes(b"x")
+    (tmp_path / "photo2").mkdir()
+    (tmp_path / "photo2" / "config.json").write_text("{}")
+    assert next_run_folder("photo", tmp_path) == tmp_path / "photo3"
+    assert next_run_folder("fashion", tmp_path) == tmp_path / "fashion"
+
+
+@pytest.mark.slow
+@needs_train
+def test_train_without_out_numbers_its_runs(tmp_path, mini_dir):
+    """Two runs of one task land side by side; a refused one takes no number."""
+    env = {"EDGECLF_DATA_DIR": str(mini_dir)}
+    args = ("train", "--arch", "tiny", "--epochs", "1", "--limit", "200", "--batch-size", "64")
+    refused = run_cli("train", "--photos", str(PHOTOS), "--classes", "Pantz", cwd=tmp_path)
+    assert refused.returncode != 0 and not (tmp_path / "runs").exists()
+    for folder in ("fashion", "fashion2"):
+        result = run_cli(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"wrote runs/{folder}/: model.keras" in result.stdout
+        assert (tmp_path / "runs" / folder / "curves.png").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["fashion", "fashion2"]

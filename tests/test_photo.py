@@ -208,6 +208,15 @@ def test_bench_scores_the_committed_real_photos(tmp_path):
     assert set(report["confusion_rows"]) == {"T-Shirt", "Pants", "Longsleeve", "Shoes", "Shirt",
                                               "Dress", "Outwear", "Hoodie", "Polo", "Blazer"}  # fmt: skip
     assert np.array(report["confusion"]).sum() == 38
+    # The plot frames the cells that count as right under the set mapping: Outwear is Coat or
+    # Pullover, Hoodie only Pullover.
+    right_cells = dict(zip(report["confusion_rows"], report["confusion_allowed"], strict=True))
+    classes = report["classes"]
+    assert {c for c, ok in zip(classes, right_cells["Outwear"], strict=True) if ok} == {
+        "Coat",
+        "Pullover",
+    }
+    assert [c for c, ok in zip(classes, right_cells["Hoodie"], strict=True) if ok] == ["Pullover"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     # The same photos through `classify` (the default model) give the same number right.
     classified = run_cli("classify", str(PHOTOS / "images"), "--json")
@@ -243,6 +252,11 @@ def test_train_photos_convert_classify_end_to_end(tmp_path, mini_dir):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["photos"]["train_photos"] + metrics["photos"]["val_photos"] == 38
     assert metrics["photos"]["rendered_fashion_mnist"] == 100
+    # The confusion shows the real photos it validated on, not the rendered Fashion-MNIST set.
+    confusion = metrics["confusion"]
+    assert confusion["set"] == "real-photo validation"
+    assert np.array(confusion["counts"]).sum() == metrics["photos"]["val_photos"]
+    assert f"wrote {run}/: model.keras, model.card.json, curves.png" in result.stdout
     training = json.loads((run / "model.card.json").read_text())
     assert training["preprocessing"]["recipe"] == PHOTO and training["preprocessing"]["size"] == [
         32,

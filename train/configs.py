@@ -18,6 +18,7 @@ class RunConfig:
     """What every recipe fits with: the schedule, the optimiser and augmentation shift."""
 
     recipe: ClassVar[str]
+    run_name: ClassVar[str]  # runs/<run_name>, runs/<run_name>2, ... when --out is not given
     is_photo: ClassVar[bool] = False
     set_by_run: ClassVar[frozenset[str]] = frozenset()  # fields the run sets, not the user
 
@@ -43,6 +44,7 @@ class FashionMnistConfig(RunConfig):
     """A 28x28 gray model from scratch on Fashion-MNIST."""
 
     recipe: ClassVar[str] = "fashion-mnist"
+    run_name: ClassVar[str] = "fashion"
 
     arch: str = "small"
     limit: int | None = None
@@ -57,6 +59,7 @@ class DistillConfig(FashionMnistConfig):
     """A Fashion-MNIST model that learns from a trained teacher's soft targets too."""
 
     recipe: ClassVar[str] = "distill"
+    run_name: ClassVar[str] = "distill"
 
     teacher: str = ""
     distill_weight: float = 0.7
@@ -67,6 +70,7 @@ class PhotoConfig(RunConfig):
     """A colour photo model from scratch on real photos, with Fashion-MNIST rendered as photos."""
 
     recipe: ClassVar[str] = "photos"
+    run_name: ClassVar[str] = "photo"
     is_photo: ClassVar[bool] = True
     classes: ClassVar[None] = None  # the ten Fashion-MNIST classes
     background_class: ClassVar[None] = None
@@ -88,6 +92,7 @@ class OwnClassesConfig(RunConfig):
     whole model at a tenth of the rate."""
 
     recipe: ClassVar[str] = "own-classes"
+    run_name: ClassVar[str] = "own-classes"
     is_photo: ClassVar[bool] = True
     set_by_run: ClassVar[frozenset[str]] = frozenset({"size"})
     arch: ClassVar[str] = "own-classes"

@@ -246,13 +246,12 @@ def check_classes(
     return per_class
 
 
-def photo_val_metrics(model, data) -> dict:
+def photo_val_metrics(probs: np.ndarray, y_val: np.ndarray) -> dict:
     """Real-photo validation: lenient (any class of the set) and strict (one-class labels only)."""
     from ..edge.datasets.photoset import set_correct
 
-    probs = model.predict(data.x_val, batch_size=256, verbose=0)
-    right = set_correct(probs, data.y_val > 0)
-    single = data.y_val.sum(1) == 1
+    right = set_correct(probs, y_val > 0)
+    single = y_val.sum(1) == 1
     return {
         "val_lenient_accuracy": float(right.mean()),
         "val_strict_accuracy": float(right[single].mean()) if single.any() else None,

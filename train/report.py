@@ -28,6 +28,6 @@ def print_summary(metrics: dict, out: Path) -> None:
     scored = {k: v for k, v in metrics["per_class_accuracy"].items() if v is not None}
     worst = min(scored.items(), key=lambda kv: kv[1])
     table.add_row("weakest class", f"{worst[0]} {worst[1]:.1%}")
-    table.add_row("model", str(out / "model.keras"))
-    table.add_row("plots", f"{out / 'curves.png'}, {out / 'confusion.png'}")
     console.print(table)
+    files = [Path(f).name for f in metrics.get("files", [])]
+    console.print(f"wrote {out}/: {', '.join(files)}", highlight=False, soft_wrap=True)

@@ -24,6 +24,8 @@ from .recipes import Phase, Recipe, recipe_for
 from .training_data import TrainingData, with_label_targets
 
 MODEL_FILE = "model.keras"
+CURVES_PNG = "curves.png"
+CONFUSION_PNG = "confusion.png"
 CHECKPOINT_DIR = "checkpoint"
 MIN_STEPS = 8  # optimizer steps per epoch, at the least, for own classes
 
@@ -204,6 +206,7 @@ def report(model, core, cfg: RunConfig, data: TrainingData, out: Path) -> dict:
     import json
 
     from ..edge import plots
+    from ..edge.metrics import label_set_rows
 
     probs = model.predict(data.x_test, batch_size=256, verbose=0)
     test_labels = data.y_test.argmax(axis=1)
@@ -226,10 +229,30 @@ def report(model, core, cfg: RunConfig, data: TrainingData, out: Path) -> dict:
         "train_seconds": round(train_seconds, 1),
         "versions": versions(),
     }
-    if cfg.is_photo:
-        metrics["photos"] = {**data.seen, **photo_val_metrics(model, data)}
+    classes = data.contract.classes
+    if cfg.is_photo:  # the confusion that matters is on real photos of unseen senders
+        val_probs = model.predict(data.x_val, batch_size=256, verbose=0)
+        metrics["photos"] = {**data.seen, **photo_val_metrics(val_probs, data.y_val)}
+        rows, row_names, allowed = label_set_rows(data.y_val > 0, classes)
+        title = "real-photo validation"
+        matrix = plots.confusion_matrix(
+            rows, val_probs.argmax(1), out / CONFUSION_PNG, classes, title + ":", row_names, allowed
+        )
+    else:
+        title, row_names = data.test_name, classes
+        matrix = plots.confusion_matrix(
+            test_labels, predicted, out / CONFUSION_PNG, classes, title + ":"
+        )
+    metrics["confusion"] = {"set": title, "rows": list(row_names), "counts": matrix.tolist()}
     write_text(out / "history.json", json.dumps(history, indent=2))
     write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    plots.training_curves(history, out / "curves.png")
-    plots.confusion_matrix(test_labels, predicted, out / "confusion.png", data.contract.classes)
+    plots.training_curves(history, out / CURVES_PNG)
+    metrics["files"] = [str(out / name) for name in written_files()]
     return metrics
+
+
+def written_files() -> tuple[str, ...]:
+    """Every file a finished run leaves in its folder, in the order people look for them."""
+    card = training_card_path(Path(MODEL_FILE)).name
+    return (MODEL_FILE, card, CURVES_PNG, CONFUSION_PNG, "metrics.json", "history.json",
+            HISTORY_CSV, CONFIG_FILE)  # fmt: skip

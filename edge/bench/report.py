@@ -113,13 +113,19 @@ def plot(r: dict, path: Path) -> None:
     fig, (ax_cm, ax_lat) = plt.subplots(
         1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1.2, 1]}
     )
+    matrix = np.array(r["confusion"])
+    allowed = np.array(r.get("confusion_allowed") or np.eye(*matrix.shape), bool)
+    square_diagonal = (
+        allowed.shape[0] == allowed.shape[1] and (allowed == np.eye(len(allowed))).all()
+    )
     confusion_panel(
         ax_cm,
-        np.array(r["confusion"]),
+        matrix,
         f"{Path(r['model']).name}",
         tuple(r.get("classes") or CLASS_NAMES),
         tuple(r.get("confusion_rows") or r.get("classes") or CLASS_NAMES),
         r["accuracy"],
+        None if square_diagonal else allowed,
     )
     for n, sweep in r["thread_sweep"].items():
         hist = sweep["histogram_us"]

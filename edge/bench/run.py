@@ -51,6 +51,9 @@ def accuracy_report(probs: np.ndarray, data: BenchData) -> dict:
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "confusion_rows": list(data.rows),
+        "confusion_allowed": [
+            data.allowed[data.row_index == r].any(0).tolist() for r in range(len(data.rows))
+        ],
     }
 
 

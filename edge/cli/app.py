@@ -66,8 +66,14 @@ def main_options(version: VersionOption = False) -> None:
 def train(
     ctx: typer.Context,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder for the model and reports.")
-    ] = Path("runs/small"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder for the model and reports.",
+            show_default="runs/<task>, numbered: runs/photo, runs/photo2, ...",
+        ),
+    ] = None,
     arch: ArchOption = None,
     photos: PhotosOption = None,
     size: Annotated[
@@ -127,6 +133,7 @@ def train(
     require("keras", "train")
     from ...train.configs import config_for_command, flag, load_config
     from ...train.report import print_summary
+    from ...train.run_folder import next_run_folder
     from ...train.trainer import train as run_training
 
     if resume:
@@ -139,6 +146,7 @@ def train(
         cfg, out = load_config(resume), resume
     else:
         cfg = config_for_command(options, given)
+        out = out or next_run_folder(cfg.run_name)
     try:
         metrics = run_training(cfg, out, resume=bool(resume), overwrite=overwrite)
     except KeyboardInterrupt:
