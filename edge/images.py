@@ -3,8 +3,10 @@ the command line's files, folders (recursive) and glob patterns into image paths
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -131,13 +133,53 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def expand_inputs(args: Iterable[str]) -> list[tuple[Path, str | None]]:
+# Files every file manager leaves behind: not worth a word when a folder is read.
+SYSTEM_FILES = {"thumbs.db", "desktop.ini"}
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A folder's image files (recursive, sorted) and the other files it holds, hidden and system
+    files aside: the others are skipped, and counted so that a user sees why."""
+    images, others = [], []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or path.name.lower() in SYSTEM_FILES:
+            continue
+        (images if is_image_path(path) else others).append(path)
+    return images, others
+
+
+def skipped_note(others: Sequence[Path]) -> str | None:
+    """One line on the non-image files a folder held, by kind; HEIC (iPhone photos) gets its fix."""
+    if not others:
+        return None
+    kinds = Counter(p.suffix.lower() or "no extension" for p in others)
+    parts = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common(4))
+    heic = kinds.get(".heic", 0) + kinds.get(".heif", 0)
+    fix = (
+        "; save HEIC photos as JPEG (most phones: Settings > Camera > Most Compatible)"
+        if heic
+        else ""
+    )
+    return f"skipped {len(others)} file(s) that are not images ({parts}){fix}"
+
+
+class Inputs(NamedTuple):
+    """What the command line named: (path, error) pairs in order, and the non-image files its
+    folders held."""
+
+    found: list[tuple[Path, str | None]]
+    not_images: list[Path]
+
+
+def expand_inputs(args: Iterable[str]) -> Inputs:
     """(path, error) pairs in command-line order; error says why an argument yielded nothing."""
     found: list[tuple[Path, str | None]] = []
+    not_images: list[Path] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p))
+            images, others = folder_files(path)
+            not_images += others
             found += [(p, None) for p in images] or [(path, "no images in folder")]
         elif any(ch in arg for ch in "*?[") and not path.exists():
             import glob  # only for patterns the shell did not expand
@@ -146,4 +188,4 @@ def expand_inputs(args: Iterable[str]) -> list[tuple[Path, str | None]]:
             found += [(p, None) for p in matches] or [(path, "no files match")]
         else:
             found.append((path, None))  # missing files are reported when read
-    return found
+    return Inputs(found, not_images)

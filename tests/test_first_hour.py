@@ -115,3 +115,67 @@ def test_train_without_out_numbers_its_runs(tmp_path, mini_dir):
         assert f"wrote runs/{folder}/: model.keras" in result.stdout
         assert (tmp_path / "runs" / folder / "curves.png").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["fashion", "fashion2"]
+
+
+def copy_photos(tmp_path, extra_rows: str = "", corrupt: int = 0):
+    """The committed photos, with labels.csv rows appended and `corrupt` images overwritten."""
+    folder = tmp_path / "photos"
+    shutil.copytree(PHOTOS, folder)
+    with open(folder / "labels.csv", "a") as f:
+        f.write(extra_rows)
+    for path in sorted((folder / "images").glob("*.jpg"))[:corrupt]:
+        path.write_bytes(b"not a jpeg")
+    return folder
+
+
+def bench_photos(folder, *extra):
+    return run_cli("bench", "--images", str(folder), "--runs", "10", *extra)
+
+
+def test_labels_rows_without_their_image_say_where_they_were_looked_for(tmp_path):
+    one = copy_photos(tmp_path / "one", "lost-photo,9,Shirt,False\n")
+    result = bench_photos(one)
+    assert result.returncode == 0, result.stderr
+    assert "1 image(s) named in labels.csv are not in" in result.stderr
+    assert "lost-photo.jpg" in result.stderr and "images/" in result.stderr
+    rows = "".join(f"lost-{i},9,Shirt,False\n" for i in range(10))
+    stderr = one_line(bench_photos(copy_photos(tmp_path / "many", rows)))
+    assert "10 of 50 images named in" in stderr and "looked for" in stderr
+    assert "lost-0.jpg" in stderr
+
+
+def test_labels_rows_that_climb_out_or_are_short_are_refused_by_line(tmp_path):
+    for row, says in (
+        ("../../etc/passwd,9,Shirt,False\n", "line 42: image '../../etc/passwd' must name a file"),
+        ("/etc/hostname,9,Shirt,False\n", "line 42: image '/etc/hostname' must name a file"),
+        ("short-row,9\n", "line 42: 2 of 4 columns"),
+    ):
+        folder = copy_photos(tmp_path / str(len(says) + len(row)), row)
+        for command in (bench_photos(folder), run_cli("teach", str(folder), "--classes",
+                        "Pants,Shoes", "-o", str(tmp_path / "m.tflite"))):  # fmt: skip
+            assert says in one_line(command)
+
+
+def test_bench_names_unreadable_photos_and_refuses_a_score_missing_many(tmp_path):
+    few = bench_photos(copy_photos(tmp_path / "few", corrupt=2))
+    assert few.returncode == 0 and "2 unreadable photo(s) not scored" in few.stderr
+    stderr = one_line(bench_photos(copy_photos(tmp_path / "many", corrupt=12)))
+    assert "of 38 photos could not be read" in stderr
+
+
+def test_non_images_and_heic_are_skipped_with_a_count(tmp_path):
+    folder = tmp_path / "shop"
+    shutil.copytree(PHOTOS / "images", folder)
+    (folder / "IMG_0001.HEIC").write_bytes(b"ftypheic")
+    (folder / "notes.txt").write_text("x")
+    (folder / ".DS_Store").write_bytes(b"x")
+    result = run_cli("classify", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "skipped 2 file(s) that are not images (1 .heic, 1 .txt)" in result.stderr
+    assert "save HEIC photos as JPEG" in result.stderr
+
+
+def test_bench_split_val_on_a_folder_the_model_never_trained_on_says_so():
+    result = bench_photos(PHOTOS, "--split", "val")
+    assert result.returncode == 0, result.stderr
+    assert "trained on photos from 'clothing-photos', not 'photos'" in result.stderr

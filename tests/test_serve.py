@@ -397,6 +397,60 @@ def test_loopback_without_token_refuses_foreign_hosts_and_cross_origin_posts(tes
         assert cross.status_code == 403 and cross.json()["error"] == "cross-origin request refused"
         same = local.post("/classify", files=upload, headers={"origin": "http://localhost:8000"})
         assert same.status_code == 200
+    # Served on another loopback address, its own printed URL is local too.
+    app = create_app(Classifier(FASHION_MODEL), None, local_only=True, serving_on="127.0.0.2")
+    with TestClient(app, base_url="http://127.0.0.2:8000") as own:
+        assert own.get("/healthz").status_code == 200
+        assert own.get("/api/status").status_code == 200
+        origin = {"origin": "http://127.0.0.2:8000"}
+        assert own.post("/classify", files=upload, headers=origin).status_code == 200
+
+
+def serve_until(*args: str, line: str, timeout: float = 60) -> tuple[int | None, str]:
+    """Start `edgeclf serve`, read its stderr until `line` shows (then stop it) or it exits."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    edgeclf = str(Path(sys.executable).with_name("edgeclf"))
+    proc = subprocess.Popen([edgeclf, "serve", *args], stderr=subprocess.PIPE, text=True)
+    seen, deadline = [], time.monotonic() + timeout
+    try:
+        for text in proc.stderr:
+            seen.append(text)
+            if line in text or time.monotonic() > deadline:
+                break
+    finally:
+        proc.kill()
+    return proc.wait(), "".join(seen)
+
+
+def test_a_port_in_use_is_one_line_before_any_url():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, stderr = serve_until("--source", "none", "--port", port, line="never")
+    assert code == 1 and "http://" not in stderr and "Traceback" not in stderr
+    assert (
+        stderr.strip()
+        == f"error: port {port} on 127.0.0.1 is in use (another edgeclf serve?): pick another with --port"
+    )
+
+
+def test_serving_on_every_interface_prints_the_lan_address():
+    import ipaddress
+
+    from edgeclf.edge.serve.app import lan_address
+
+    port = str(free_port())
+    args = ("--source", "none", "--host", "0.0.0.0", "--port", port, "--token", TOKEN)
+    _, stderr = serve_until(*args, line="on this network")
+    address = lan_address()
+    assert ipaddress.ip_address(address).version == 4 and address != "0.0.0.0"
+    assert f"on this network: http://{address}:{port}/" in stderr
 
 
 def test_oversize_uploads_are_refused_before_they_are_spooled():

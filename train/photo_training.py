@@ -126,7 +126,7 @@ def with_label_head(core, labels: int):
 def training_photos_without_class(root: Path, contract: InputContract, cfg, val_set: PhotoSet):
     """The photos whose label names no class (Shorts, Hat...) but something, from senders on the
     training side of the split (and none in `val_set`): the label head learns from them too."""
-    items = read_items(root)
+    items = read_items(root).items
     train_idx, _ = group_split(np.array([i.group for i in items]), cfg.val_fraction, cfg.seed)
     mapping = mapping_for(contract.classes)
     has_class = label_sets([i.label for i in items], contract.classes, mapping).any(1)
@@ -157,6 +157,7 @@ def prepare_photo_data(cfg, contract: InputContract):
     root = Path(cfg.photos)
     method = split_method(cfg)
     photos = load_photos(root, contract.classes, mapping_for(contract.classes))
+    photos.print_notes()
     train_idx, val_idx, sittings = split_indices(photos, cfg.val_fraction, cfg.seed, method)
     train_set, val_set = photos.subset(train_idx), photos.subset(val_idx)
     if cfg.per_class:

@@ -3,6 +3,7 @@ model), or a folder of labelled real photos with set-valued labels."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..datasets.fashion_mnist import load_subset
 from ..datasets.photo_data import photo_arrays, split_indices
-from ..datasets.photoset import load_photos, mapping_for
+from ..datasets.photoset import MOST_MISSING, load_photos, mapping_for
 from ..datasets.synthetic import render_photo
 from ..errors import EdgeclfError
 from ..metrics import one_hot
@@ -50,10 +51,19 @@ def fashion_mnist_data(clf: Classifier, opts: BenchOptions) -> BenchData:
 def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
     """A labelled photo folder through the model's recipe, scored with set-valued labels."""
     photos = load_photos(Path(opts.images), clf.labels, mapping_for(clf.labels))
+    photos.print_notes()
     if opts.split != "all":
         split = clf.card.validation if clf.card else None
         if not split:
             raise EdgeclfError(f"--split {opts.split}: {clf.name}'s card records no photo split")
+        trained_on = Path(split.photos or "").name
+        if trained_on and trained_on != Path(opts.images).resolve().name:
+            print(
+                f"warning: --split {opts.split}: {clf.name} trained on photos from "
+                f"'{trained_on}', not '{Path(opts.images).name}', so none of these was seen in "
+                "training: score them all with --split all",
+                file=sys.stderr,
+            )
         train_idx, val_idx, _ = split_indices(photos, split.val_fraction, split.seed, split.method)
         photos = photos.subset(val_idx if opts.split == "val" else train_idx)
     if opts.limit:
@@ -63,6 +73,17 @@ def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
     arrays = photo_arrays(photos, clf.contract)
     if not len(arrays):
         raise EdgeclfError(f"{opts.images}: no readable photo with a label of this model's classes")
+    unread = [
+        item.path.name for item, ok in zip(photos.items, arrays.readable, strict=True) if not ok
+    ]
+    if len(unread) > MOST_MISSING * len(photos):
+        raise EdgeclfError(
+            f"{len(unread)} of {len(photos)} photos could not be read (e.g. {unread[0]}): "
+            "a score without them would mislead"
+        )
+    if unread:
+        shown = ", ".join(unread[:3]) + (", ..." if len(unread) > 3 else "")
+        print(f"note: {len(unread)} unreadable photo(s) not scored: {shown}", file=sys.stderr)
     readable = [item for item, ok in zip(photos.items, arrays.readable, strict=True) if ok]
     rows = tuple(sorted({item.label for item in readable}))
     row_index = np.array([rows.index(item.label) for item in readable])

@@ -48,7 +48,7 @@ def no_garment_views(clf: Classifier, folder: Path) -> tuple[np.ndarray, int]:
     """The model's views of every image under `folder` (checked to be a folder by
     `BenchOptions.for_command`, before the accuracy pass), and how many could not be read."""
     views, unreadable = [], 0
-    for path, problem in expand_inputs([str(folder)]):
+    for path, problem in expand_inputs([str(folder)]).found:
         if problem:
             raise EdgeclfError(f"--no-garment {folder}: {problem}")
         try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import check_writable_dir, check_writable_file, write_new
 from ..errors import EdgeclfError, InputImageError
-from ..images import expand_inputs, read_image
+from ..images import expand_inputs, read_image, skipped_note
 from ..runtime.classifier import Classifier
 from ..runtime.prediction import Failure, Result
 
@@ -85,7 +85,8 @@ def run(clf: Classifier, images: list[str], opts: ClassifyOptions) -> int:
         check_writable_file(opts.report, "--report")  # before the batch, not after it
     if opts.save_input:
         check_writable_dir(opts.save_input, "--save-input")
-    items = expand_inputs(images)
+    inputs = expand_inputs(images)
+    items = inputs.found
     audit = None
     if opts.expect or opts.expect_dirs:  # csv and friends are imported only for audits
         from .catalog import Audit
@@ -108,6 +109,9 @@ def run(clf: Classifier, images: list[str], opts: ClassifyOptions) -> int:
 
         tables.results_table(results)
         tables.counts_table(class_counts(results), errors)
+    note = skipped_note(inputs.not_images)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     if audit:
         missing = audit.unmatched(results)
         if missing:

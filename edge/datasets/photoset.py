@@ -13,15 +13,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DataError
-from ..images import is_image_path
+from ..errors import DataError, first_line
+from ..images import folder_files, skipped_note
 from ..runtime.classes import CLASS_NAMES, class_index, fold
 
 LABELS_CSV = "labels.csv"
@@ -71,9 +73,15 @@ class PhotoSet:
     classes: tuple[str, ...]
     allowed: np.ndarray  # (N, classes) bool: the set of right answers per photo
     skipped: Counter = field(default_factory=Counter)  # labels with no class, and their counts
+    notes: tuple[str, ...] = ()  # what was set aside when the folder was read, one line each
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def print_notes(self) -> None:
+        """Say on stderr what was set aside when the folder was read."""
+        for line in self.notes:
+            print(f"note: {line}", file=sys.stderr)
 
     @property
     def groups(self) -> np.ndarray:
@@ -84,41 +92,91 @@ class PhotoSet:
         if keep.dtype == bool:
             keep = np.flatnonzero(keep)
         items = [self.items[i] for i in keep]
-        return PhotoSet(self.root, items, self.classes, self.allowed[keep], self.skipped)
+        return PhotoSet(
+            self.root, items, self.classes, self.allowed[keep], self.skipped, self.notes
+        )
 
 
-def read_items(root: Path) -> list[PhotoItem]:
+class Listing(NamedTuple):
+    """A photo folder's photos, and what was set aside: rows of labels.csv whose image is not
+    there, and files in class folders that are not images."""
+
+    items: list[PhotoItem]
+    missing: list[Path]
+    not_images: list[Path]
+
+
+# More missing than this share of labels.csv means the wrong folder, not a few lost files.
+MOST_MISSING = 0.1
+
+
+def read_items(root: Path) -> Listing:
     """The photos of either layout, in a stable order."""
     if not root.is_dir():
         raise DataError(f"photo folder not found: {root}")
     if (root / LABELS_CSV).is_file():
         return _from_csv(root)
-    items = [
-        PhotoItem(path, folder.name, session_of(path))
-        for folder in sorted(p for p in root.iterdir() if p.is_dir())
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and is_image_path(path)
-    ]
+    items, not_images = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        images, others = folder_files(folder)
+        items += [PhotoItem(path, folder.name, session_of(path)) for path in images]
+        not_images += others
     if not items:
         raise DataError(f"{root}: no {LABELS_CSV} and no images in class folders ({root}/<class>/)")
-    return items
+    return Listing(items, [], not_images)
 
 
-def _from_csv(root: Path) -> list[PhotoItem]:
+def _from_csv(root: Path) -> Listing:
+    """labels.csv's rows, each checked: a name inside DIR/images/ and a label. Rows whose image
+    is missing are set aside (and refused when they are more than a few)."""
     path = root / LABELS_CSV
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-    if not rows or not {"image", "label"} <= set(rows[0]):
+        raise DataError(f"cannot read {path}: {first_line(exc)}") from None
+    header = [h.strip() for h in rows[0]] if rows else []
+    if not {"image", "label"} <= set(header):
         raise DataError(f"{path}: expected the columns image,sender_id,label")
-    items = []
-    for row in rows:
-        name = row["image"].strip()
-        image = root / IMAGES_DIR / (name if Path(name).suffix else f"{name}.jpg")
-        items.append(PhotoItem(image, row["label"].strip(), row.get("sender_id") or name))
-    return items
+    images = root / IMAGES_DIR
+    items, missing = [], []
+    for number, values in enumerate(rows[1:], start=2):
+        if not any(v.strip() for v in values):
+            continue  # a blank line
+        if len(values) < len(header):
+            raise DataError(f"{path} line {number}: {len(values)} of {len(header)} columns")
+        row = dict(zip(header, values, strict=False))
+        name, label = row["image"].strip(), row["label"].strip()
+        relative = Path(name if Path(name).suffix else f"{name}.jpg")
+        if not name or relative.is_absolute() or ".." in relative.parts:
+            raise DataError(f"{path} line {number}: image {name!r} must name a file in {images}/")
+        if not label:
+            raise DataError(f"{path} line {number}: no label for {name}")
+        image = images / relative
+        if image.is_file():
+            items.append(PhotoItem(image, label, row.get("sender_id", "").strip() or name))
+        else:
+            missing.append(image)
+    if missing and len(missing) > MOST_MISSING * (len(items) + len(missing)):
+        raise DataError(
+            f"{len(missing)} of {len(items) + len(missing)} images named in {path} are not in "
+            f"{images}/ (looked for {missing[0]})"
+        )
+    return Listing(items, missing, [])
+
+
+def set_aside_notes(listing: Listing) -> list[str]:
+    """One line each for the rows with no image and the files that are not images."""
+    notes = []
+    if listing.missing:
+        shown = ", ".join(p.name for p in listing.missing[:3])
+        more = ", ..." if len(listing.missing) > 3 else ""
+        notes.append(
+            f"{len(listing.missing)} image(s) named in {LABELS_CSV} are not in "
+            f"{listing.missing[0].parent}/ and were skipped: {shown}{more}"
+        )
+    note = skipped_note(listing.not_images)
+    return notes + ([note] if note else [])
 
 
 def label_sets(
@@ -154,7 +212,7 @@ def check_labels(root: Path, names: Sequence[str]) -> None:
 
     if not (Path(root) / LABELS_CSV).is_file():
         return
-    labels = sorted({item.label for item in read_items(Path(root))})
+    labels = sorted({item.label for item in read_items(Path(root)).items})
     folded = {fold(label) for label in labels}
     unknown = [name for name in names if fold(name) not in folded]
     if not unknown:
@@ -181,14 +239,16 @@ def load_photos(
     mapping: dict[str, tuple[str, ...]] | None = FASHION_MNIST_MAPPING,
 ) -> PhotoSet:
     """Read a labelled photo folder for a model with these classes."""
-    items = read_items(Path(root))
+    listing = read_items(Path(root))
+    items = listing.items
     allowed = label_sets([item.label for item in items], classes, mapping)
     has_class = allowed.any(1)
     skipped = Counter(item.label for item, ok in zip(items, has_class, strict=True) if not ok)
     kept = [item for item, ok in zip(items, has_class, strict=True) if ok]
     if not kept:
         raise DataError(f"{root}: no photo has a label that maps to the model's classes")
-    return PhotoSet(Path(root), kept, tuple(classes), allowed[has_class], skipped)
+    notes = tuple(set_aside_notes(listing))
+    return PhotoSet(Path(root), kept, tuple(classes), allowed[has_class], skipped, notes)
 
 
 def group_split(

@@ -48,13 +48,14 @@ def create_app(
     max_upload: int = 10 * 2**20,
     local_only: bool = False,
     collector: Collector | None = None,
+    serving_on: str = "127.0.0.1",
 ) -> FastAPI:
     """The app; `live` is None without a camera (`--source none`): upload API and page only.
     With a `collector`, the page's capture buttons save the camera's region under a class.
 
     `local_only` (loopback without a token) answers only requests addressed to this machine by
     name and refuses cross-origin POSTs, so a web page cannot reach the camera or the API through
-    DNS rebinding.
+    DNS rebinding. `serving_on` (the loopback address it listens on, 127.0.0.2 say) is local too.
     """
     started = time.time()
 
@@ -104,12 +105,14 @@ def create_app(
         return error(422, f"{where}: {first.get('msg', 'invalid request')}")
 
     if local_only:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
+        own = [serving_on, f"[{serving_on}]"]
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*LOCAL_HOSTS, *own])
+        local_names = LOCAL_NAMES | {serving_on}
 
         @app.middleware("http")
         async def same_origin_posts(request: Request, call_next):
             origin = request.headers.get("origin")
-            if request.method == "POST" and origin and urlsplit(origin).hostname not in LOCAL_NAMES:
+            if request.method == "POST" and origin and urlsplit(origin).hostname not in local_names:
                 return error(403, "cross-origin request refused")
             return await call_next(request)
 
@@ -270,6 +273,40 @@ async def mjpeg(live: LiveService):
         yield head.encode() + jpeg + b"\r\n"
 
 
+def bind(host: str, port: int):
+    """The listening socket, bound now: uvicorn would log a port in use after our URL line."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise EdgeclfError(
+                f"port {port} on {host} is in use (another edgeclf serve?): pick another with --port"
+            ) from None
+        raise EdgeclfError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def lan_address() -> str:
+    """This machine's address on its network, for a phone to open: the interface a packet to a
+    private address would leave by (connecting a UDP socket sends nothing)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return probe.getsockname()[0]
+        except OSError:  # no network at all
+            return "127.0.0.1"
+
+
 def url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
@@ -291,6 +328,8 @@ def serve(
     from ..live.capture import open_source
 
     collector = Collector(collect) if collect else None  # checks DIR before the camera opens
+    sock = bind(host, port)  # a port in use is one line, before the camera or any URL
+    port = sock.getsockname()[1]
     live = None
     if live_opts:
         # Open the camera once, now: a missing one fails here, clearly, not in a viewer's browser.
@@ -302,10 +341,12 @@ def serve(
             file=sys.stderr,
         )
     local_only = is_loopback(host) and not token
-    app = create_app(clf, live, token, max_upload, local_only, collector)
+    app = create_app(clf, live, token, max_upload, local_only, collector, host)
     ClosingServer = _closing_server_class()
     hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
     print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
+    if host in ("0.0.0.0", "::"):
+        print(f"  on this network: {url(lan_address(), port)}", file=sys.stderr)
     config = uvicorn.Config(
         app,
         host=host,
@@ -314,7 +355,7 @@ def serve(
         timeout_graceful_shutdown=5,
         http=header_timeout_protocol(HEADER_TIMEOUT_S),
     )
-    ClosingServer(config, live).run()
+    ClosingServer(config, live).run(sockets=[sock])
 
 
 def _closing_server_class():

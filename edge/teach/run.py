@@ -130,6 +130,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
     schema()  # where it is missing, say so before reading any photo
     photos = load_photos(opts.folder, names, None)
+    photos.print_notes()
     method = own_classes_split(opts.folder)
     train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
     check_split(photos, train_idx)
