@@ -125,3 +125,46 @@ def test_classify_start_up_imports_only_what_it_uses():
     assert "T-shirt/top" in result.stdout or "%" in result.stdout
     for heavy in ("rich", "importlib.resources", "tensorflow", "edgeclf.train"):
         assert f"'{heavy}'" not in result.stderr, heavy
+
+
+def test_help_groups_the_long_commands_and_lists_every_choice():
+    env = {"COLUMNS": "200"}
+    train = run_cli("train", "--help", env=env).stdout
+    for panel in ("Source", "Model", "Training", "Output", "Fashion-MNIST models only"):
+        assert f"─ {panel} ─" in train, panel
+    assert "[tiny|small|small-gap|accurate|photo-medium|photo|photo-wide]" in train
+    camera = run_cli("camera", "--help", env=env).stdout
+    panels = [line.split("─ ")[1].split(" ─")[0] for line in camera.splitlines() if "╭─ " in line]
+    assert panels == ["Options", "Source", "Model", "Output", "Collect"]
+    assert "[litert|tflite-runtime|tensorflow]" in camera
+    assert "[int8|uint8|float]" in run_cli("convert", "--help", env=env).stdout
+    assert "[all|val|train]" in run_cli("bench", "--help", env=env).stdout
+
+
+def test_a_choice_reaches_the_stage_as_its_string(tmp_path):
+    from conftest import ROOT
+
+    image = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
+    result = run_cli("classify", str(image), "--backend", "litert", "--json")
+    assert result.returncode == 0, result.stderr
+    wrong = run_cli("classify", str(image), "--backend", "litrt")
+    assert wrong.returncode == 2 and "'litrt' is not one of" in wrong.stderr
+    # The stages get plain strings: an Enum member would print as 'Arch.small_gap'.
+    from edgeclf.edge.cli.options import Arch
+    from edgeclf.edge.cli.support import user_errors
+
+    handed = user_errors(lambda arch: arch)(arch=Arch.small_gap)
+    assert type(handed) is str and f"{handed}" == "small-gap"
+
+
+def test_the_arch_choices_are_the_architectures_train_builds():
+    import pytest
+
+    from conftest import HAS_TRAIN, TRAIN_EXTRA
+
+    if not HAS_TRAIN:
+        pytest.skip(TRAIN_EXTRA)
+    from edgeclf.edge.cli.options import Arch
+    from edgeclf.train.architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
+
+    assert {a.value for a in Arch} == {*ARCHITECTURES, *PHOTO_ARCHITECTURES}

@@ -9,6 +9,12 @@ import typer
 
 from ..errors import EdgeclfError
 from .options import (
+    COLLECT,
+    FASHION_ONLY,
+    MODEL,
+    OUTPUT,
+    SOURCE,
+    TRAINING,
     ArchOption,
     BackendOption,
     BackgroundClassOption,
@@ -21,6 +27,7 @@ from .options import (
     DelegateOption,
     FlipAverageOption,
     ImagesOption,
+    IoType,
     LabelHeadOption,
     LabelOption,
     LiveArgs,
@@ -29,11 +36,13 @@ from .options import (
     PhotosOption,
     ServeClassesOption,
     ServeCollectOption,
+    Split,
     SplitOption,
     ThreadsOption,
     ThreadSweep,
     TrainClassesOption,
     VersionOption,
+    in_panel,
     with_live_options,
 )
 from .support import (
@@ -65,6 +74,59 @@ def main_options(version: VersionOption = False) -> None:
 @user_errors
 def train(
     ctx: typer.Context,
+    photos: in_panel(PhotosOption, SOURCE) = None,
+    classes: in_panel(TrainClassesOption, SOURCE) = None,
+    classes_from_folders: Annotated[
+        bool,
+        typer.Option(
+            "--classes-from-folders",
+            help="Teach your own classes: the folder names of --photos DIR/<class>/.",
+            rich_help_panel=SOURCE,
+        ),
+    ] = False,
+    background_class: in_panel(BackgroundClassOption, SOURCE) = None,
+    per_class: in_panel(PerClassOption, SOURCE) = None,
+    data_dir: in_panel(DataDir, SOURCE) = None,
+    arch: ArchOption = None,
+    size: Annotated[
+        int,
+        typer.Option(
+            min=16,
+            max=256,
+            help="Photo model input size in pixels (square).",
+            rich_help_panel=MODEL,
+        ),
+    ] = 64,
+    base: in_panel(BaseModelOption, MODEL) = None,
+    label_head: in_panel(LabelHeadOption, MODEL) = None,
+    render_per_class: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Fashion-MNIST images per class rendered as photos.", rich_help_panel=MODEL
+        ),
+    ] = 700,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Training epochs.", rich_help_panel=TRAINING)
+    ] = 80,
+    fine_tune_epochs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Own classes: epochs with the base unfrozen afterwards.",
+            rich_help_panel=TRAINING,
+        ),
+    ] = 0,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAINING)
+    ] = 128,
+    learning_rate: Annotated[
+        float, typer.Option(min=0.0, help="Peak AdamW learning rate.", rich_help_panel=TRAINING)
+    ] = 3e-3,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed (deterministic on one machine).", rich_help_panel=TRAINING),
+    ] = 0,
+    bf16: in_panel(Bf16Option, TRAINING) = False,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -72,60 +134,50 @@ def train(
             "-o",
             help="Output folder for the model and reports.",
             show_default="runs/<task>, numbered: runs/photo, runs/photo2, ...",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
-    arch: ArchOption = None,
-    photos: PhotosOption = None,
-    size: Annotated[
-        int, typer.Option(min=16, max=256, help="Photo model input size in pixels (square).")
-    ] = 64,
-    render_per_class: Annotated[
-        int, typer.Option(min=0, help="Fashion-MNIST images per class rendered as photos.")
-    ] = 700,
-    label_head: LabelHeadOption = None,
-    classes: TrainClassesOption = None,
-    classes_from_folders: Annotated[
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run from its folder.", rich_help_panel=OUTPUT),
+    ] = None,
+    overwrite: Annotated[
         bool,
         typer.Option(
-            "--classes-from-folders",
-            help="Teach your own classes: the folder names of --photos DIR/<class>/.",
+            "--overwrite", help="Start afresh in a non-empty --out folder.", rich_help_panel=OUTPUT
         ),
     ] = False,
-    background_class: BackgroundClassOption = None,
-    base: BaseModelOption = None,
-    fine_tune_epochs: Annotated[
-        int, typer.Option(min=0, help="Own classes: epochs with the base unfrozen afterwards.")
-    ] = 0,
-    per_class: PerClassOption = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 80,
-    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
-    seed: Annotated[int, typer.Option(help="Random seed (deterministic on one machine).")] = 0,
     limit: Annotated[
-        int | None, typer.Option(min=20, help="Train on a class-balanced subset.")
+        int | None,
+        typer.Option(
+            min=20, help="Train on a class-balanced subset.", rich_help_panel=FASHION_ONLY
+        ),
     ] = None,
     erase_prob: Annotated[
         float,
         typer.Option(
-            min=0.0, max=1.0, help="Fashion-MNIST models: share of images given an erased patch."
+            min=0.0,
+            max=1.0,
+            help="Share of images given an erased patch.",
+            rich_help_panel=FASHION_ONLY,
         ),
     ] = 0.25,
-    learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak AdamW learning rate.")] = 3e-3,
-    bf16: Bf16Option = False,
     teacher: Annotated[
         Path | None,
-        typer.Option(help="Distil from this trained .keras model (same --seed: same val split)."),
+        typer.Option(
+            help="Distil from this trained .keras model (same --seed: same val split).",
+            rich_help_panel=FASHION_ONLY,
+        ),
     ] = None,
     distill_weight: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Share of each target that comes from the teacher."),
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of each target that comes from the teacher.",
+            rich_help_panel=FASHION_ONLY,
+        ),
     ] = 0.7,
-    data_dir: DataDir = None,
-    resume: Annotated[
-        Path | None, typer.Option(help="Continue an interrupted run from its folder.")
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Start afresh in a non-empty --out folder.")
-    ] = False,
 ) -> None:
     """Train a Keras CNN on Fashion-MNIST, or a colour photo model with --photos ('train' extra)."""
     options = dict(locals())
@@ -164,7 +216,7 @@ def convert(
     dynamic: Annotated[
         bool, typer.Option("--dynamic", help="Dynamic-range (int8 weights).")
     ] = False,
-    io: Annotated[str, typer.Option(help="int8 model I/O type: int8, uint8 or float.")] = "int8",
+    io: Annotated[IoType, typer.Option(help="int8 model input and output type.")] = IoType.int8,
     calib_samples: Annotated[
         int | None,
         typer.Option(
@@ -251,7 +303,7 @@ def bench(
         int | None, typer.Option(min=10, help="Class-balanced subset of the test set.")
     ] = None,
     images: ImagesOption = None,
-    split: SplitOption = "all",
+    split: SplitOption = Split.all,
     no_garment: Annotated[
         Path | None,
         typer.Option(
@@ -337,31 +389,48 @@ def teach(
 def camera(
     live: LiveArgs,
     headless: Annotated[
-        bool, typer.Option(help="No window; print one JSON line per classified frame.")
+        bool,
+        typer.Option(
+            help="No window; print one JSON line per classified frame.", rich_help_panel=OUTPUT
+        ),
     ] = False,
     on_change: Annotated[
-        bool, typer.Option(help="Print a JSON line only when the label changes.")
+        bool,
+        typer.Option(help="Print a JSON line only when the label changes.", rich_help_panel=OUTPUT),
     ] = False,
-    record: Annotated[Path | None, typer.Option(help="Write the annotated video (.mp4).")] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Write the annotated video (.mp4).", rich_help_panel=OUTPUT),
+    ] = None,
     max_frames: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many classified frames.")
+        int | None,
+        typer.Option(min=1, help="Stop after this many classified frames.", rich_help_panel=OUTPUT),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+        float | None,
+        typer.Option(min=0.1, help="Stop after this many seconds.", rich_help_panel=OUTPUT),
     ] = None,
-    collect: CollectOption = None,
-    classes: CollectClassesOption = None,
-    label: LabelOption = None,
+    collect: in_panel(CollectOption, COLLECT) = None,
+    classes: in_panel(CollectClassesOption, COLLECT) = None,
+    label: in_panel(LabelOption, COLLECT) = None,
     every: Annotated[
-        int, typer.Option(min=1, help="With --label: save every Nth classified frame.")
+        int,
+        typer.Option(
+            min=1, help="With --label: save every Nth classified frame.", rich_help_panel=COLLECT
+        ),
     ] = 5,
     loop: Annotated[
-        bool, typer.Option(help="A video file: start again at its end, like a camera that runs on.")
+        bool,
+        typer.Option(
+            help="A video file: start again at its end, like a camera that runs on.",
+            rich_help_panel=SOURCE,
+        ),
     ] = False,
     realtime: Annotated[
         bool,
         typer.Option(
-            help="A video file: play at its own frame rate, dropping frames like a camera."
+            help="A video file: play at its own frame rate, dropping frames like a camera.",
+            rich_help_panel=SOURCE,
         ),
     ] = False,
 ) -> None:

@@ -1,9 +1,12 @@
 """Command-line options declared once: their types, help and parsers, and the live options that
 `camera` and `serve` share (added to both by one decorator, so the two cannot drift apart)."""
 
+import copy
 import functools
 import inspect
+import typing
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NamedTuple
 
@@ -11,6 +14,54 @@ import typer
 
 from ..errors import EdgeclfError
 from .support import version_callback
+
+# --help groups of the commands with many options.
+SOURCE, MODEL, TRAINING, OUTPUT, COLLECT = "Source", "Model", "Training", "Output", "Collect"
+FASHION_ONLY = "Fashion-MNIST models only"
+
+
+def in_panel(option, panel: str):
+    """The same declared option, listed under `panel` in this command's --help."""
+    kind, info = typing.get_args(option)[:2]
+    info = copy.copy(info)
+    info.rich_help_panel = panel
+    return Annotated[kind, info]
+
+
+class Arch(str, Enum):
+    """Model architectures `train` builds (photo ones with --photos)."""
+
+    tiny = "tiny"
+    small = "small"
+    small_gap = "small-gap"
+    accurate = "accurate"
+    photo_medium = "photo-medium"
+    photo = "photo"
+    photo_wide = "photo-wide"
+
+
+class Backend(str, Enum):
+    """TFLite interpreters, in the order they are tried."""
+
+    litert = "litert"
+    tflite_runtime = "tflite-runtime"
+    tensorflow = "tensorflow"
+
+
+class Split(str, Enum):
+    """Which photos of a folder `bench` scores, by the split the model's card records."""
+
+    all = "all"
+    val = "val"
+    train = "train"
+
+
+class IoType(str, Enum):
+    """The tensor type of an int8 model's input and output."""
+
+    int8 = "int8"
+    uint8 = "uint8"
+    float = "float"
 
 
 class ThreadCounts(tuple):
@@ -54,8 +105,7 @@ ModelOption = Annotated[
     ),
 ]
 BackendOption = Annotated[
-    str | None,
-    typer.Option(help="Interpreter: litert, tflite-runtime or tensorflow (default: first found)."),
+    Backend | None, typer.Option(help="Interpreter (default: the first one installed).")
 ]
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Interpreter threads.")]
 DelegateOption = Annotated[
@@ -68,10 +118,10 @@ DataDir = Annotated[
     ),
 ]
 ArchOption = Annotated[
-    str | None,
+    Arch | None,
     typer.Option(
-        help="tiny, small (default), small-gap, accurate; with --photos: photo-medium (default), "
-        "photo, photo-wide."
+        help="Default: small; with --photos photo-medium (the photo-* ones need --photos).",
+        rich_help_panel=MODEL,
     ),
 ]
 PhotosOption = Annotated[
@@ -112,10 +162,10 @@ ImagesOption = Annotated[
     ),
 ]
 SplitOption = Annotated[
-    str,
+    Split,
     typer.Option(
-        help="With --images: all, or val/train, the sender-disjoint split the model's card "
-        "records from training."
+        help="With --images: all, or the val/train side of the sender-disjoint split the "
+        "model's card records from training."
     ),
 ]
 BaseModelOption = Annotated[
@@ -191,30 +241,44 @@ class LiveArgs(NamedTuple):
         str,
         typer.Option(
             help="Camera index, /dev/videoN, video file, rtsp/http URL, GStreamer pipeline, "
-            "or picamera2."
+            "or picamera2.",
+            rich_help_panel=SOURCE,
         ),
     ] = "0"
-    model: ModelOption = None
-    width: Annotated[int | None, typer.Option(min=1, help="Requested frame width.")] = None
-    height: Annotated[int | None, typer.Option(min=1, help="Requested frame height.")] = None
-    fps: Annotated[float | None, typer.Option(min=1, help="Requested frame rate.")] = None
+    model: in_panel(ModelOption, MODEL) = None
+    width: Annotated[
+        int | None, typer.Option(min=1, help="Requested frame width.", rich_help_panel=SOURCE)
+    ] = None
+    height: Annotated[
+        int | None, typer.Option(min=1, help="Requested frame height.", rich_help_panel=SOURCE)
+    ] = None
+    fps: Annotated[
+        float | None, typer.Option(min=1, help="Requested frame rate.", rich_help_panel=SOURCE)
+    ] = None
     roi: Annotated[
         Region | None,
         typer.Option(
             parser=parse_region,
             metavar="X,Y,W,H",
             help="Region to classify (default: centred square).",
+            rich_help_panel=SOURCE,
         ),
     ] = None
     smooth: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="EMA weight of past frames (0 = off).")
+        float,
+        typer.Option(
+            min=0.0, max=0.99, help="EMA weight of past frames (0 = off).", rich_help_panel=MODEL
+        ),
     ] = 0.5
     threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Below this confidence, say 'uncertain'.", rich_help_panel=MODEL
+        ),
     ] = 0.5
-    backend: BackendOption = None
-    threads: ThreadsOption = None
-    delegate: DelegateOption = None
+    backend: in_panel(BackendOption, MODEL) = None
+    threads: in_panel(ThreadsOption, MODEL) = None
+    delegate: in_panel(DelegateOption, MODEL) = None
 
     def classifier(self):
         from ..runtime.classifier import Classifier
@@ -237,7 +301,12 @@ class LiveArgs(NamedTuple):
 def with_live_options(func: Callable) -> Callable:
     """Give a command the shared live options; it receives them packed as `live: LiveArgs`."""
     signature = inspect.signature(func, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "live"]
+    # The shared options list first (--help: Source, Model, then the command's own panels).
+    own = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in signature.parameters.values()
+        if p.name != "live"
+    ]
     kinds = LiveArgs.__annotations__  # objects, not strings: no future import here
     shared = [
         inspect.Parameter(
@@ -251,5 +320,5 @@ def with_live_options(func: Callable) -> Callable:
         live = LiveArgs(**{name: kwargs.pop(name) for name in LiveArgs._fields})
         return func(*args, live=live, **kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*own, *shared])
+    wrapper.__signature__ = signature.replace(parameters=[*shared, *own])
     return wrapper

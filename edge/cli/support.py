@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -21,10 +22,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def user_errors(func: Callable) -> Callable:
-    """Turn the project's errors and Ctrl-C into one line and an exit code, never a traceback."""
+    """Turn the project's errors and Ctrl-C into one line and an exit code, never a traceback.
+    Choices (Enums, so that --help lists them) reach the command as their strings."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        kwargs = {k: v.value if isinstance(v, Enum) else v for k, v in kwargs.items()}
         try:
             return func(*args, **kwargs)
         except EdgeclfError as exc:
