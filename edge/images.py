@@ -129,6 +129,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return image
 
 
+BLANK = "no garment found (the image is blank)"
+
+
+def is_blank(image: np.ndarray) -> bool:
+    """Too small to show anything, or a single flat colour: nothing to classify. One rule for
+    `classify`, serve's uploads and the camera's region."""
+    return min(image.shape[:2]) < 8 or int(image.max()) - int(image.min()) < 8
+
+
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 

@@ -180,6 +180,23 @@ def test_smoothing_weights_the_past_as_asked(test_split):
     assert second.label == "Trouser"  # one new frame does not overturn a steady past
 
 
+def test_a_blank_region_is_no_garment_as_in_classify(test_split):
+    """A covered lens or a bare wall: no model call, "no garment", and the next garment is read
+    afresh (not smoothed with the blank)."""
+    a, _ = pick_two_classes(test_split)
+    live = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(smooth=0.9, threshold=0.0))
+    roi = (20, 100, 280, 280)
+    blank = live.step(np.full((480, 640, 3), 128, np.uint8), roi)
+    assert (blank.label, blank.index, blank.top_k, blank.nothing) == ("no garment", -1, (), True)
+    assert not blank.names_a_garment and len(live.times.inference) == 0
+    drawn = blank.plot()  # amber box, headline "no garment" with no score
+    from edgeclf.edge.live.overlay import AMBER, headline
+
+    assert tuple(drawn[380, 150]) == AMBER and headline(blank) == "no garment"
+    garment = live.step(two_garment_frame(test_split.images[a], test_split.images[a]), roi)
+    assert garment.label == "Trouser" and garment.score > 0.5
+
+
 def test_overlay_draws_the_region_and_the_label(test_split):
     from edgeclf.edge.live.overlay import GREEN
 

@@ -38,6 +38,15 @@ def test_collect_saves_complete_jpegs_and_never_overwrites(tmp_path, video):
         p.read_bytes()[:2] == b"\xff\xd8" and p.read_bytes()[-2:] == b"\xff\xd9" for p in saved
     )
     assert "chinos 12" in first.stderr
+    # Headless collection prints its progress, not the bundled model's guesses.
+    assert first.stdout == "" and "chinos: 12 saved" in first.stderr
+    counted = run_cli(*args, "--label", "jeans", "--every", "5", "--max-frames", "20")
+    assert counted.returncode == 0 and "jeans: 4/4 saved" in counted.stderr
+    assert len(list((out / "jeans").iterdir())) == 4
+    keys_only = run_cli(*args, "--classes", "jeans,chinos")  # keys 1-9 need a window
+    assert (
+        keys_only.returncode == 1 and "--collect without a window saves nothing" in keys_only.stderr
+    )
     second = run_cli(*args, "--label", "chinos", "--every", "5")  # classes from the folders
     assert second.returncode == 0 and len(list((out / "chinos").iterdir())) == 24
     assert not list(out.rglob(".edgeclf-tmp-*"))

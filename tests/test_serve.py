@@ -76,10 +76,16 @@ def test_bad_uploads_get_json_errors_and_the_server_keeps_serving(client, test_s
         (b"", 400),
         (b"\x89PNG" + bytes(300_000), 413),  # over the 200 kB limit of this app
     ]
+    blank = "no garment found (the image is blank)"  # one rule with `classify`
+    cases += [
+        (png(np.full((50, 50), 128, np.uint8)), 422),
+        (png(np.zeros((1, 4000), np.uint8)), 422),
+    ]
     for data, status in cases:
         response = client.post("/classify", files={"file": ("x.png", data, "image/png")})
         assert response.status_code == status, (status, response.text)
         assert "error" in response.json()
+        assert (response.json()["error"] == blank) == (status == 422)
     assert client.post("/classify", data={"nofile": "1"}).status_code == 422
     assert (
         client.post(

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import check_writable_dir, check_writable_file, write_new
 from ..errors import EdgeclfError, InputImageError
-from ..images import expand_inputs, read_image, skipped_note
+from ..images import BLANK, expand_inputs, is_blank, read_image, skipped_note
 from ..runtime.classifier import Classifier
 from ..runtime.prediction import Failure, Result
 
@@ -40,7 +40,7 @@ def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> Result:
     except InputImageError as exc:
         return Failure(str(path), str(exc))
     if is_blank(image):
-        return Failure(str(path), "no garment found (the image is blank)")
+        return Failure(str(path), BLANK)
     view = clf.view(image, raw=opts.raw)
     result = clf.classify(view, opts.top_k)
     result.path = str(path)
@@ -48,11 +48,6 @@ def classify_path(clf: Classifier, path: Path, opts: ClassifyOptions) -> Result:
     if opts.save_input:
         result.input_png = str(save_view(view, path, opts.save_input))
     return result
-
-
-def is_blank(image: np.ndarray) -> bool:
-    """Too small to show anything, or a single flat colour: nothing to classify."""
-    return min(image.shape[:2]) < 8 or int(image.max()) - int(image.min()) < 8
 
 
 def save_view(view: np.ndarray, source: Path, folder: Path) -> Path:

@@ -49,6 +49,22 @@ class JsonPrinter:
         self.emit(json.dumps(result.to_dict()))
 
 
+class CollectProgress:
+    """Headless collection's output: how many frames this sitting saved, not the model's
+    guesses ("shorts: 12/24 saved", the total known from --max-frames)."""
+
+    def __init__(self, collector: Collector, max_frames: int | None) -> None:
+        self.collector, self.saved = collector, 0
+        every = collector.opts.every
+        self.target = f"/{-(-max_frames // every)}" if max_frames else ""
+
+    def __call__(self, result: FrameResult) -> None:
+        if self.collector(result):
+            self.saved += 1
+            label = self.collector.opts.label
+            print(f"{label}: {self.saved}{self.target} saved", file=sys.stderr, flush=True)
+
+
 class Recorder:
     """The annotated frames into a video that replaces `path` only when the run ends."""
 
@@ -156,12 +172,18 @@ def run_camera(
     show = not opts.headless and Window.available()
     if not opts.headless and not show:
         print(f"warning: {why_no_window()}; running headless", file=sys.stderr)
+    if opts.collect and not opts.collect.label and not show:
+        raise EdgeclfError(
+            "--collect without a window saves nothing (keys 1-9 need one): add --label NAME to "
+            "save every --every-th frame under NAME"
+        )
     collector = Collector(opts.collect) if opts.collect else None
     with contextlib.ExitStack() as stack:  # closes the recording, then moves it into place
         consumers: list[Callable[[FrameResult], None]] = []
-        if collector and opts.collect.label:
-            consumers.append(collector)
-        if opts.headless or opts.on_change:
+        collecting = collector is not None and opts.collect.label is not None
+        if collecting:
+            consumers.append(CollectProgress(collector, live_opts.max_frames))
+        if opts.on_change or (opts.headless and not collecting):
             consumers.append(JsonPrinter(emit, opts.on_change))
         if opts.record:
             consumers.append(Recorder(opts.record, stack, lambda: live.source_fps))

@@ -62,15 +62,19 @@ class Collector:
         self.opts, self.classes = opts, classes
         self.session = time.strftime("%Y%m%d-%H%M%S")
         self.counts = {name: self._count(name) for name in classes}
+        self.seen = 0  # classified frames offered to a headless collection
 
     def _count(self, name: str) -> int:
         folder = self.opts.folder / name
         return sum(1 for p in folder.iterdir() if is_image_path(p)) if folder.is_dir() else 0
 
-    def __call__(self, result: FrameResult) -> None:
-        """Headless collection: every `every`-th classified frame goes to `label`."""
-        if self.opts.label and result.frame % self.opts.every == 0:
-            self.save(result, self.opts.label)
+    def __call__(self, result: FrameResult) -> Path | None:
+        """Headless collection: the first classified frame and every `every`-th after it go to
+        `label` (counted in classified frames, so --max-frames N saves ceil(N / every))."""
+        self.seen += 1
+        if self.opts.label and (self.seen - 1) % self.opts.every == 0:
+            return self.save(result, self.opts.label)
+        return None
 
     def save(self, result: FrameResult, label: str) -> Path:
         x, y, w, h = result.roi

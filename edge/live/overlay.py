@@ -35,6 +35,8 @@ def headline(result: Drawable) -> str:
     if result.label == "uncertain" and result.top_k:
         best = result.top_k[0]
         return f"uncertain: {best.label}? {best.score:.0%}"
+    if not result.top_k:  # a blank region: the model was not asked
+        return result.label
     return f"{result.label} {result.score:.0%}"
 
 

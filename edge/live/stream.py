@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EdgeclfError
+from ..images import is_blank
 from ..metrics import summarize
 from ..runtime.classifier import Classifier
-from ..runtime.prediction import UNCERTAIN, top_k
+from ..runtime.prediction import NO_GARMENT, UNCERTAIN, top_k
 from .capture import FrameGrabber, FrameSource, open_source
 from .frame import FrameResult
 
@@ -127,8 +128,11 @@ class LiveClassifier:
         read once: a swap between frames never mixes two models in one frame."""
         clf = self.clf
         x, y, w, h = roi
+        region = image[y : y + h, x : x + w]
+        if is_blank(region):  # a covered lens, a blank wall: "no garment", as classify says
+            return self.nothing_in_view(image, roi, index)
         t0 = time.perf_counter()
-        view = clf.view(image[y : y + h, x : x + w])
+        view = clf.view(region)
         t1 = time.perf_counter()
         probs = clf.predict(view)[0]
         t2 = time.perf_counter()
@@ -158,6 +162,25 @@ class LiveClassifier:
             image=image,
             roi=roi,
             nothing=clf.labels[best] == clf.contract.background,
+        )
+
+    def nothing_in_view(self, image: np.ndarray, roi: Roi, index: int) -> FrameResult:
+        """A blank region's answer, with no model call; smoothing starts afresh after it."""
+        self.smoothed = None
+        self.processed += 1
+        self.last_index = index
+        self.stamps.append(time.perf_counter())
+        return FrameResult(
+            label=NO_GARMENT,
+            index=-1,
+            score=0.0,
+            top_k=(),
+            t=round(self.stamps[-1] - self.started, 3),
+            frame=index,
+            fps=round(self.fps(), 2),
+            image=image,
+            roi=roi,
+            nothing=True,
         )
 
     def swap(self, clf: Classifier) -> None:

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 UNCERTAIN = "uncertain"
+NO_GARMENT = "no garment"  # a blank camera region
 
 
 class Ranked(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sys
 import time
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode, urlsplit
@@ -18,7 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import package_dir
 from ..errors import EdgeclfError, InputImageError, ModelError
-from ..images import decode_image
+from ..images import BLANK, decode_image, is_blank
 from ..live.collect import CollectOptions, Collector
 from ..live.learning import Learner
 from ..live.service import LiveService
@@ -168,10 +169,13 @@ def create_app(
         started_at = time.perf_counter()
         try:
             result = await run_in_threadpool(classify_bytes, current(), data)
+        except BlankImage as exc:
+            return error(422, str(exc))
         except InputImageError as exc:
             return error(415, str(exc))
         except ModelError as exc:  # a damaged model that loaded but cannot run
-            return error(500, str(exc))
+            print(f"error: {exc}", file=sys.stderr)  # the details stay on the server
+            return error(500, "the model failed on this image")
         result.path = file.filename
         result.ms = round((time.perf_counter() - started_at) * 1000, 2)
         return result.to_dict()
@@ -255,8 +259,15 @@ def create_app(
     return app
 
 
+class BlankImage(InputImageError):
+    """Nothing to classify: `classify` reports the same."""
+
+
 def classify_bytes(clf: Classifier, data: bytes) -> Prediction:
-    return clf.classify(clf.view(decode_image(data)))
+    image = decode_image(data)
+    if is_blank(image):
+        raise BlankImage(BLANK)
+    return clf.classify(clf.view(image))
 
 
 async def mjpeg(live: LiveService):
@@ -321,7 +332,6 @@ def serve(
     collect: CollectOptions | None = None,
 ) -> None:
     """Probe the camera, warn about an open door, and run the server until Ctrl-C or SIGTERM."""
-    import sys
 
     import uvicorn
 
