@@ -170,9 +170,9 @@ def running_server(app, **config):
         thread.join(timeout=10)
 
 
-def read_frames(base: str, count: int) -> list[bytes]:
+def read_frames(base: str, count: int, path: str = "/stream.mjpg") -> list[bytes]:
     frames = []
-    with httpx.stream("GET", base + "/stream.mjpg", timeout=10) as response:
+    with httpx.stream("GET", base + path, timeout=10) as response:
         assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
         buffer = b""
         for chunk in response.iter_bytes():
@@ -268,6 +268,39 @@ def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
         page.wait_for_function("document.getElementById('result').dataset.label", timeout=10000)
         result = page.evaluate("document.getElementById('result').dataset.label")
         assert result == CLASS_NAMES[test_split.labels[1]]
+        browser.close()
+
+
+def green_pixels(jpeg: bytes) -> int:
+    """Pixels of the overlay's green (the region box and headline), which the video never has."""
+    from edgeclf.edge.live.overlay import GREEN
+
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    return int((np.abs(image - GREEN).sum(-1) < 60).sum())
+
+
+def test_a_phone_sees_the_overlay_drawn_in_html_not_burned_in(server):
+    """At 390 px wide the burned-in overlay is ~5 px text: the page asks for bare frames and draws
+    the region and its label itself, at a size a phone can read."""
+    from playwright.sync_api import sync_playwright
+
+    base, _ = server
+    assert green_pixels(read_frames(base, 1)[0]) > 500  # other viewers keep the burned-in one
+    assert green_pixels(read_frames(base, 1, "/stream.mjpg?overlay=0")[0]) < 20
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        page.goto(base + "/")
+        page.wait_for_function("document.getElementById('roi-label').textContent", timeout=15000)
+        assert page.evaluate("document.getElementById('view').src").endswith("overlay=0")
+        label = page.evaluate("document.getElementById('roi-label').textContent")
+        assert any(label.startswith(name) for name in CLASS_NAMES), label
+        size = page.evaluate("getComputedStyle(document.getElementById('roi-label')).fontSize")
+        assert float(size.removesuffix("px")) >= 16
+        view = page.locator("#view").bounding_box()
+        box = page.locator("#roi").bounding_box()
+        assert view["width"] <= 390 and box["width"] > 0.3 * view["width"]
+        assert view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"] + 1
         browser.close()
 
 

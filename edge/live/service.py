@@ -34,6 +34,8 @@ class LiveService:
         self.jpeg_quality = jpeg_quality
         self.cond = threading.Condition()
         self.jpeg: bytes | None = None
+        self.clean_jpeg: bytes | None = None  # the frame as the camera saw it, no overlay
+        self.clean_viewers = 0  # encoded only while a page draws its own overlay
         self.result: dict | None = None
         self.latest: FrameResult | None = None  # its frame and region, for capture
         self.captured_frame = -1
@@ -61,18 +63,26 @@ class LiveService:
         ok, buffer = cv2.imencode(".jpg", result.plot(), quality)
         if not ok:
             return
+        clean = None
+        if self.clean_viewers:  # the page draws the overlay in HTML: readable on a phone
+            done, encoded = cv2.imencode(".jpg", result.image, quality)
+            clean = encoded.tobytes() if done else None
         with self.cond:
             self.jpeg = buffer.tobytes()
+            self.clean_jpeg = clean
             self.result = result.to_dict()
             self.latest = result
             self.sequence += 1
             self.cond.notify_all()
 
-    def wait_frame(self, after: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
-        """The newest JPEG once its sequence number passes `after` (or what there is at timeout)."""
+    def wait_frame(
+        self, after: int, timeout: float = 1.0, clean: bool = False
+    ) -> tuple[int, bytes | None]:
+        """The newest JPEG once its sequence number passes `after` (or what there is at timeout);
+        `clean`: the frame without the overlay (for a viewer counted in `clean_viewers`)."""
         with self.cond:
             self.cond.wait_for(lambda: self.sequence > after or not self.running, timeout)
-            return self.sequence, self.jpeg
+            return self.sequence, self.clean_jpeg if clean else self.jpeg
 
     def capture(self, collector: Collector, label: str, timeout: float = 1.0) -> Path:
         """Save the newest frame's region under `label`. A held capture button asks faster than
@@ -102,6 +112,10 @@ class LiveService:
             "fps": round(self.live.fps(), 2),
             "result": self.result,
             "error": self.error,
+            # where the page draws its own overlay: the region within the frame's size
+            "roi": list(self.latest.roi) if self.latest else None,
+            "names_a_garment": self.latest.names_a_garment if self.latest else None,
+            "frame_size": list(self.latest.image.shape[1::-1]) if self.latest else None,
         }
 
     @property

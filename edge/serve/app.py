@@ -250,10 +250,12 @@ def create_app(
     if live:
 
         @app.get("/stream.mjpg")
-        async def stream() -> StreamingResponse:
-            """The annotated camera view as an MJPEG stream (shared by all viewers)."""
+        async def stream(overlay: bool = True) -> StreamingResponse:
+            """The annotated camera view as an MJPEG stream (shared by all viewers);
+            `?overlay=0`: the bare frames, for a page that draws the overlay itself."""
             return StreamingResponse(
-                mjpeg(live), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+                mjpeg(live, clean=not overlay),
+                media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             )
 
     return app
@@ -270,18 +272,24 @@ def classify_bytes(clf: Classifier, data: bytes) -> Prediction:
     return clf.classify(clf.view(image))
 
 
-async def mjpeg(live: LiveService):
+async def mjpeg(live: LiveService, clean: bool = False):
     seen = 0
-    while True:
-        sequence, jpeg = await run_in_threadpool(live.wait_frame, seen, 0.5)
-        if sequence == seen or jpeg is None:
-            if not live.running:
-                return
-            await asyncio.sleep(0.01)
-            continue
-        seen = sequence
-        head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-        yield head.encode() + jpeg + b"\r\n"
+    live.clean_viewers += clean
+    try:
+        while True:
+            sequence, jpeg = await run_in_threadpool(live.wait_frame, seen, 0.5, clean)
+            if sequence == seen or jpeg is None:
+                if not live.running:
+                    return
+                await asyncio.sleep(0.01)
+                continue
+            seen = sequence
+            head = (
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+            )
+            yield head.encode() + jpeg + b"\r\n"
+    finally:
+        live.clean_viewers -= clean
 
 
 def bind(host: str, port: int):
