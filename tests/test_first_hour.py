@@ -1,5 +1,6 @@
 """What a newcomer hits first: the errors that should point the way, in one line each."""
 
+import json
 import shutil
 
 import pytest
@@ -179,3 +180,19 @@ def test_bench_split_val_on_a_folder_the_model_never_trained_on_says_so():
     result = bench_photos(PHOTOS, "--split", "val")
     assert result.returncode == 0, result.stderr
     assert "trained on photos from 'clothing-photos', not 'photos'" in result.stderr
+
+
+def test_the_bundled_models_copied_alone_keep_their_classes_and_recipe(tmp_path):
+    """The file people copy to a Pi is the .tflite: it carries its card inside."""
+    images = str(PHOTOS / "images")
+    for name in ("photo_int8.tflite", "fashion_int8.tflite"):
+        alone = tmp_path / name
+        shutil.copy(ROOT / "models" / name, alone)
+        with_card = run_cli("classify", images, "--model", str(ROOT / "models" / name), "--json")
+        copied = run_cli("classify", images, "--model", str(alone), "--json")
+        assert copied.returncode == 0 and "no model card" not in copied.stderr, copied.stderr
+        answers = [
+            [(r["label"], r["top_k"]) for r in map(json.loads, out.stdout.splitlines())]
+            for out in (copied, with_card)
+        ]
+        assert answers[0] == answers[1] and len(answers[0]) == 40
