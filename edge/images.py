@@ -47,31 +47,110 @@ def read_image_bytes(path: Path) -> bytes:
         raise InputImageError(f"cannot read: {exc.strerror}") from None
 
 
+# Decoded as they are (alpha on white, 16 bits) up to this size. Larger ones, and formats whose
+# size is not read from the header, decode straight to 8-bit colour (a JPEG shrunk by libjpeg as
+# it decodes), then shrink to this size: the models see 64x64 at most, and a 1 GB Pi must survive
+# a 16-bit RGBA image under the pixel limit (1.3 GB decoded the old way).
+FULL_DECODE_PIXELS = 8_000_000
+MAX_TIFF_PIXELS = 24_000_000
+# What is read, by magic number; anything else (HEIC, Radiance HDR, EXR...) is refused unread.
+FORMATS = {
+    b"\xff\xd8": "jpeg",
+    b"\x89PNG\r\n\x1a\n": "png",
+    b"BM": "bmp",
+    b"II*\x00": "tiff",
+    b"MM\x00*": "tiff",
+    **{f"P{n}".encode(): "pnm" for n in range(1, 7)},
+}
+
+
+def image_format(data: bytes) -> str:
+    """The format named by the file's first bytes, or a one-line refusal."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    for magic, name in FORMATS.items():
+        if data.startswith(magic):
+            return name
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
+        raise InputImageError("HEIC/AVIF is not read here: save the photo as JPEG")
+    raise InputImageError("not an image (JPEG, PNG, WebP, BMP, TIFF or PNM)")
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """Decode image bytes (also used for uploads and frames) into uint8 BGR or gray.
 
     The header's size is checked before decoding: a 631-byte JPEG may claim 30000x30000 pixels.
-    Formats whose header is not read here are bounded by OpenCV itself (OPENCV_IO_MAX_IMAGE_PIXELS,
-    set in `edgeclf.edge` before OpenCV is imported).
+    Large images decode to 8-bit colour and are shrunk to FULL_DECODE_PIXELS, so no input costs
+    more than about 150 MB. Formats whose header is not read here are bounded by OpenCV itself
+    (OPENCV_IO_MAX_IMAGE_PIXELS, set in `edgeclf.edge` before OpenCV is imported).
     """
+    kind = image_format(data)
     declared = declared_size(data)
+    pixels = None
     if declared:
         width, height, bytes_per_pixel = declared
-        if width * height > MAX_PIXELS:
-            raise InputImageError(f"image too large ({width * height / 1e6:.0f} megapixels)")
-        if width * height * bytes_per_pixel > MAX_DECODED_BYTES:
+        pixels = width * height
+        if pixels > MAX_PIXELS:
+            raise InputImageError(f"image too large ({pixels / 1e6:.0f} megapixels)")
+        if pixels * bytes_per_pixel > MAX_DECODED_BYTES:
             raise InputImageError(
-                f"image too large ({width * height * bytes_per_pixel / 2**20:.0f} MB decoded)"
+                f"image too large ({pixels * bytes_per_pixel / 2**20:.0f} MB decoded)"
             )
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
-        raise InputImageError("truncated JPEG (no end-of-image marker)")
+    if kind == "tiff" and (pixels is None or pixels > MAX_TIFF_PIXELS):
+        size = "unknown size" if pixels is None else f"{pixels / 1e6:.0f} megapixels"
+        raise InputImageError(
+            f"TIFF of {size} is not read (OpenCV decodes TIFF at twice the memory): save it as JPEG"
+        )
+    if kind == "jpeg":
+        data = jpeg_through_end(data)
+    if pixels is not None and pixels <= FULL_DECODE_PIXELS:
+        flags = cv2.IMREAD_UNCHANGED
+    elif kind == "jpeg" and pixels:
+        flags = reduced_jpeg_flag(pixels)
+    else:
+        flags = cv2.IMREAD_COLOR
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        if image is None or image.size == 0:
+            raise InputImageError("not an image, or a corrupt/truncated one")
+        return at_most(to_uint8(image), FULL_DECODE_PIXELS)
     except cv2.error:  # OpenCV refuses sizes over its own limit with an exception
         raise InputImageError("image too large, or a corrupt one") from None
-    if image is None or image.size == 0:
-        raise InputImageError("not an image, or a corrupt/truncated one")
-    return to_uint8(image)
+    except MemoryError:  # a small machine, or a memory limit: this image, not the batch
+        raise InputImageError("image too large for the memory available") from None
+
+
+def jpeg_through_end(data: bytes) -> bytes:
+    """A JPEG up to its end-of-image marker. Phones append data after it (a motion photo's MP4,
+    editors' trailers): that is not truncation. The marker cannot occur inside the scan data
+    (a 0xFF there is always followed by 0x00), so the first one after the first scan is the end."""
+    scan = data.find(b"\xff\xda", 2)
+    end = data.find(b"\xff\xd9", scan) if scan > 0 else -1
+    if end < 0:
+        raise InputImageError("truncated JPEG (no end-of-image marker)")
+    return data[: end + 2]
+
+
+def reduced_jpeg_flag(pixels: int) -> int:
+    """libjpeg decodes at 1/2, 1/4 or 1/8 scale for the cost of the smaller image."""
+    for scale, flag in (
+        (2, cv2.IMREAD_REDUCED_COLOR_2),
+        (4, cv2.IMREAD_REDUCED_COLOR_4),
+        (8, cv2.IMREAD_REDUCED_COLOR_8),
+    ):
+        if pixels / scale**2 <= FULL_DECODE_PIXELS:
+            return flag
+    return cv2.IMREAD_REDUCED_COLOR_8
+
+
+def at_most(image: np.ndarray, pixels: int) -> np.ndarray:
+    """The image shrunk (area-averaged) to at most `pixels`, or as it is."""
+    h, w = image.shape[:2]
+    if h * w <= pixels:
+        return image
+    scale = (pixels / (h * w)) ** 0.5
+    size = (max(1, int(w * scale)), max(1, int(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
@@ -79,13 +158,58 @@ JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0x
 
 
 def declared_size(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, decoded bytes per pixel) from a PNG or JPEG header, or None."""
+    """(width, height, decoded bytes per pixel) from a PNG, JPEG, WebP or TIFF header, or None."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 26:
         width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
         depth_bytes = 2 if data[24] == 16 else 1
         return width, height, PNG_CHANNELS.get(data[25], 4) * depth_bytes
     if data[:2] == b"\xff\xd8":
         return _jpeg_size(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_size(data)
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data)
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int, int] | None:
+    """Width, height and bytes per pixel from a TIFF's first image directory."""
+    order = "little" if data[:2] == b"II" else "big"
+
+    def number(at: int, size: int) -> int:
+        return int.from_bytes(data[at : at + size], order)
+
+    ifd = number(4, 4)
+    if ifd + 2 > len(data):
+        return None
+    tags = {}
+    for i in range(min(number(ifd, 2), 256)):
+        at = ifd + 2 + 12 * i
+        if at + 12 > len(data):
+            break
+        tag, kind = number(at, 2), number(at + 2, 2)
+        tags[tag] = number(at + 8, 2) if kind == 3 else number(at + 8, 4)  # SHORT or LONG
+    if 256 not in tags or 257 not in tags:
+        return None
+    samples = tags.get(277, 1)
+    bits = tags.get(258, 8) if samples == 1 else 16  # several samples: their bits live elsewhere
+    return tags[256], tags[257], max(1, samples * bits // 8)
+
+
+def _webp_size(data: bytes) -> tuple[int, int, int] | None:
+    """A WebP's canvas from its first chunk: VP8X (extended), VP8L (lossless) or VP8 (lossy)."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return width, height, 4
+    if chunk == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF), 4
+    if chunk == b"VP8 " and len(data) >= 30:
+        width = int.from_bytes(data[26:28], "little") & 0x3FFF
+        height = int.from_bytes(data[28:30], "little") & 0x3FFF
+        return width, height, 3
     return None
 
 

@@ -59,6 +59,7 @@ def create_app(
     DNS rebinding. `serving_on` (the loopback address it listens on, 127.0.0.2 say) is local too.
     """
     started = time.time()
+    one_decode = asyncio.Semaphore(1)
 
     def current() -> Classifier:
         """The model in use now: a Learn swaps the live one; each request reads it once."""
@@ -168,7 +169,8 @@ def create_app(
             return error(400, "empty upload")
         started_at = time.perf_counter()
         try:
-            result = await run_in_threadpool(classify_bytes, current(), data)
+            async with one_decode:  # a large upload decodes alone: memory stays bounded
+                result = await run_in_threadpool(classify_bytes, current(), data)
         except BlankImage as exc:
             return error(422, str(exc))
         except InputImageError as exc:
