@@ -243,7 +243,7 @@ def run(model_path: Path, out: Path | None, opts: ConvertOptions) -> dict:
     if card_path(out) == out:
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
     for target in (out, card_path(out)):
-        check_writable_file(target, "-o")
+        check_writable_file(target, "-o", inputs=[model_path])
     report = convert(model_path, out, opts)
     print_report(report, out)
     return report

@@ -19,6 +19,11 @@ class ModelError(EdgeclfError):
     exit_code = 2
 
 
+class WriteError(EdgeclfError):
+    """An output could not be written (a full disk, a folder that vanished); nothing half-written
+    was left."""
+
+
 class InputImageError(EdgeclfError):
     """One input image cannot be read; a batch reports it and goes on."""
 

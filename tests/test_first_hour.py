@@ -61,7 +61,7 @@ def test_a_collect_label_cannot_write_outside_its_folder(tmp_path):
     for label in ("../escape", "/abs/path", ".hidden"):
         args = ("camera", "--source", str(video), "--headless", "--collect", str(tmp_path / "c"))
         stderr = one_line(run_cli(*args, "--label", label))
-        assert "cannot be a folder name" in stderr
+        assert "is not a usable class name: it names a folder" in stderr
     assert not (tmp_path / "escape").exists() and not (tmp_path / "c").exists()
 
 

@@ -75,3 +75,135 @@ def test_the_cli_and_serve_answer_a_motion_photo(tmp_path):
         for line in run_cli("classify", str(motion), str(PHOTO), "--json").stdout.splitlines()
     ]
     assert rows[0]["label"] == rows[1]["label"] and rows[0]["top_k"] == rows[1]["top_k"]
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+
+
+def one_line(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def audit_folder(tmp_path):
+    folder = tmp_path / "catalog" / "Trouser"
+    folder.mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(PHOTO.read_bytes())
+    return folder.parent
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path, video_file):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(f"path,label\n{PHOTO},Trouser\n")
+    before = catalog.read_bytes()
+    args = ("classify", str(PHOTO), "--expect", str(catalog), "--report", str(catalog))
+    assert "--report" in one_line(run_cli(*args)) and "is an input of this command" in one_line(
+        run_cli(*args)
+    )
+    assert catalog.read_bytes() == before
+    clip = video_file.read_bytes()
+    record = ("camera", "--source", str(video_file), "--headless", "--record", str(video_file))
+    assert "is an input of this command" in one_line(run_cli(*record))
+    assert video_file.read_bytes() == clip
+    model = tmp_path / "m.tflite"
+    model.write_bytes((ROOT / "models" / "fashion_int8.tflite").read_bytes())
+    bench = ("bench", "--model", str(model), "--runs", "10", "--limit", "20", "--json", str(model))
+    assert "is an input of this command" in one_line(run_cli(*bench))
+
+
+def test_a_symlinked_or_device_output_is_written_through_never_replaced(tmp_path):
+    import os
+    import threading
+
+    catalog = audit_folder(tmp_path)
+    link = tmp_path / "stdout-link"
+    link.symlink_to("/dev/null")
+    result = run_cli("classify", str(catalog), "--expect-dirs", "--report", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "/dev/null"
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    result = run_cli("classify", str(catalog), "--expect-dirs", "--report", str(fifo))
+    reader.join(timeout=30)
+    assert result.returncode == 0 and received[0].startswith("path,catalog,predicted,score")
+    assert fifo.is_fifo()
+
+
+def test_outputs_that_cannot_be_written_fail_in_one_line_before_the_batch(tmp_path):
+    catalog = audit_folder(tmp_path)
+    long_name = "a" * 300
+    for report, says in (
+        ("/proc/x.csv", "--report /proc: cannot write there"),
+        (str(tmp_path / f"{long_name}.csv"), ".csv: File name too long"),
+    ):
+        result = run_cli("classify", str(catalog), "--expect-dirs", "--report", report)
+        assert says in one_line(result) and result.stdout == ""  # before any image
+    for args in (
+        ("classify", str(tmp_path / f"{long_name}.png")),
+        ("classify", str(PHOTO), "--model", str(tmp_path / f"{long_name}.tflite")),
+    ):
+        assert "File name too long" in one_line(run_cli(*args))
+
+
+def test_file_names_that_are_not_utf8_print_where_stdout_is_strict(tmp_path):
+    """`caf\\xe9.jpg` (Latin-1 bytes) in tables, views and reports, with stdout strict UTF-8."""
+    import os
+    import subprocess
+
+    from conftest import EDGECLF
+
+    folder = tmp_path / "Trouser"
+    folder.mkdir()
+    (folder / os.fsdecode(b"caf\xe9.jpg")).write_bytes(PHOTO.read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+
+    def run(*args):
+        done = subprocess.run(
+            [EDGECLF, "classify", str(tmp_path), *args], capture_output=True, env=env
+        )
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
+    assert b"caf\xe9.jpg" in run()
+    views = tmp_path.parent / f"{tmp_path.name}-views"
+    run("--save-input", str(views))
+    assert os.listdir(os.fsencode(views)) == [b"caf\xe9.png"]
+    report = tmp_path.parent / f"{tmp_path.name}-report.csv"
+    run("--expect-dirs", "--report", str(report))
+    assert b"caf\xe9.jpg" in report.read_bytes()
+
+
+def test_collect_refuses_a_class_that_is_a_file_and_a_full_disk_leaves_no_litter(
+    tmp_path, video_file, monkeypatch
+):
+    from pathlib import Path
+
+    from edgeclf.edge.atomic import write_new
+    from edgeclf.edge.errors import WriteError
+
+    (tmp_path / "jeans").write_text("not a folder")
+    args = ("camera", "--source", str(video_file), "--headless", "--collect", str(tmp_path))
+    assert "is a file, not a class folder" in one_line(run_cli(*args, "--label", "jeans"))
+
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(WriteError, match="cannot save .*No space left on device"):
+        write_new(tmp_path / "shorts" / "a.jpg", b"jpeg")
+    assert [p.name for p in (tmp_path / "shorts").iterdir()] == []
+
+
+@pytest.fixture(scope="module")
+def video_file(tmp_path_factory, test_split):
+    from edgeclf.edge.datasets.synthetic import write_demo_video
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_demo_video(path, test_split.images[:2], frames_per_garment=5)
+    return path

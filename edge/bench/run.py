@@ -204,7 +204,7 @@ def run(
         raise EdgeclfError("several models given: add --compare to benchmark them side by side")
     for path, option in ((json_path, "--json"), (plot, "--plot")):
         if path:
-            check_writable_file(path, option)
+            check_writable_file(path, option, inputs=[p for p in paths if p])
     reports = []
     with Progress(transient=True, console=console) as progress:
         for path in paths or [None]:

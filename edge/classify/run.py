@@ -77,7 +77,8 @@ def run(clf: Classifier, images: list[str], opts: ClassifyOptions) -> int:
     if opts.report and not (opts.expect or opts.expect_dirs):
         raise EdgeclfError("--report needs --expect CSV or --expect-dirs")
     if opts.report:
-        check_writable_file(opts.report, "--report")  # before the batch, not after it
+        named = [Path(arg) for arg in images] + ([opts.expect] if opts.expect else [])
+        check_writable_file(opts.report, "--report", named)  # before the batch, not after it
     if opts.save_input:
         check_writable_dir(opts.save_input, "--save-input")
     inputs = expand_inputs(images)

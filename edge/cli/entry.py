@@ -27,5 +27,17 @@ def load_command_line() -> Callable[[], None]:
     return main
 
 
+def keep_file_names_printable() -> None:
+    """File names that are not UTF-8 (`caf\\xe9.png`, kept by Python as surrogate escapes) print
+    as the bytes they are, as `ls` prints them, even where stdout was asked to be strict."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            utf8 = (stream.encoding or "").lower().replace("-", "") == "utf8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
+
+
 def main() -> None:
+    keep_file_names_printable()
     load_command_line()()

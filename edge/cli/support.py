@@ -34,6 +34,9 @@ def user_errors(func: Callable) -> Callable:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except OSError as exc:  # a full disk, /proc, a name too long: where, and why
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}", 1) from None
 
     return wrapper
 

@@ -68,8 +68,14 @@ class CollectProgress:
 class Recorder:
     """The annotated frames into a video that replaces `path` only when the run ends."""
 
-    def __init__(self, path: Path, stack: contextlib.ExitStack, fps: Callable[[], float]) -> None:
-        check_writable_file(path, "--record")
+    def __init__(
+        self,
+        path: Path,
+        stack: contextlib.ExitStack,
+        fps: Callable[[], float],
+        source: str = "",
+    ) -> None:
+        check_writable_file(path, "--record", inputs=[Path(source)] if source else ())
         self.path, self.stack, self.fps = path, stack, fps
         self.writer = None
 
@@ -186,7 +192,9 @@ def run_camera(
         if opts.on_change or (opts.headless and not collecting):
             consumers.append(JsonPrinter(emit, opts.on_change))
         if opts.record:
-            consumers.append(Recorder(opts.record, stack, lambda: live.source_fps))
+            consumers.append(
+                Recorder(opts.record, stack, lambda: live.source_fps, str(live_opts.source))
+            )
         if show:
             stack.callback(cv2.destroyAllWindows)
             consumers.append(Window(live, opts.snapshot_dir, collector))

@@ -59,6 +59,9 @@ class Collector:
                 f"--label {opts.label!r} is not one of --classes {', '.join(classes)}"
             )
         check_writable_dir(opts.folder, "--collect")
+        for name in classes:
+            if (opts.folder / name).exists() and not (opts.folder / name).is_dir():
+                raise EdgeclfError(f"--collect: {opts.folder / name} is a file, not a class folder")
         self.opts, self.classes = opts, classes
         self.session = time.strftime("%Y%m%d-%H%M%S")
         self.counts = {name: self._count(name) for name in classes}

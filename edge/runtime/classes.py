@@ -42,9 +42,10 @@ MAX_CLASS_NAME = 100
 def check_class_name(name: str, option: str = "--classes") -> str:
     """A class name is a folder name too: no path separators, no leading dot, no NUL, short."""
     if name.startswith(".") or any(ch in name for ch in "/\\\0") or len(name) > MAX_CLASS_NAME:
+        shown = name[:40] + ("..." if len(name) > 40 else "")
         raise EdgeclfError(
-            f"{option}: {name[:40]!r} cannot be a folder name (no '/', '\\', leading '.', "
-            f"or more than {MAX_CLASS_NAME} characters)"
+            f"{option}: {shown!r} is not a usable class name: it names a folder, so no '/', "
+            f"'\\', NUL or leading '.', and at most {MAX_CLASS_NAME} characters"
         )
     return name
 

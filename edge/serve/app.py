@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import package_dir
-from ..errors import EdgeclfError, InputImageError, ModelError
+from ..errors import EdgeclfError, InputImageError, ModelError, WriteError
 from ..images import BLANK, decode_image, is_blank
 from ..live.collect import CollectOptions, Collector
 from ..live.learning import Learner
@@ -198,10 +198,10 @@ def create_app(
                 )
             try:
                 saved = await run_in_threadpool(live.capture, collector, label)
+            except WriteError as exc:  # disk full, folder removed: say so, keep serving
+                return error(507, str(exc).replace(str(collector.opts.folder), "DIR"))
             except EdgeclfError as exc:
                 return error(409, str(exc))
-            except OSError as exc:  # disk full, folder removed: say so, keep serving
-                return error(507, f"cannot save: {exc.strerror or exc}")
             return {"saved": f"{label}/{saved.name}", "counts": collector.counts}
 
         @app.post("/api/classes/{label}")
