@@ -207,3 +207,70 @@ def video_file(tmp_path_factory, test_split):
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     write_demo_video(path, test_split.images[:2], frames_per_garment=5)
     return path
+
+
+# --- sources and options --------------------------------------------------------------------------
+
+
+def test_a_recording_keeps_every_frame_when_the_source_changes_size(tmp_path, monkeypatch):
+    from edgeclf.edge.live import stream
+    from edgeclf.edge.live.camera import CameraOptions, run_camera
+    from edgeclf.edge.runtime.classifier import Classifier
+
+    class Resizing:
+        """20 frames of 640x480, then 20 of 1280x720, as a camera switching modes."""
+
+        is_file, fps, n = True, 30.0, 0
+
+        def read(self):
+            self.n += 1
+            if self.n > 40:
+                return None
+            w, h = (640, 480) if self.n <= 20 else (1280, 720)
+            frame = np.full((h, w, 3), 200, np.uint8)
+            frame[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = (40, 60, 90)
+            return frame
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(stream, "open_source", lambda *a, **k: Resizing())
+    out = tmp_path / "run.mp4"
+    opts = CameraOptions(headless=True, record=out)
+    summary = run_camera(Classifier(), stream.LiveOptions(source="fake"), opts, emit=lambda s: None)
+    recording = cv2.VideoCapture(str(out))
+    frames = 0
+    while recording.read()[0]:
+        frames += 1
+    assert summary.frames == frames == 40
+    assert (recording.get(cv2.CAP_PROP_FRAME_WIDTH), recording.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (
+        640,
+        480,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("camera", "--smooth", "nan"), "--smooth nan: give a finite number"),
+        (("camera", "--threshold", "nan"), "--threshold nan: give a finite number"),
+        (("serve", "--max-upload-mb", "inf"), "--max-upload-mb inf: give a finite number"),
+        (("camera", "--source", "99999999999999999999"), "no camera has that index"),
+        (("serve", "--source", "99999999999999999999"), "no camera has that index"),
+        (("camera", "--source", str(ROOT / "tests")), "is a folder: give a video file"),
+    ],
+)
+def test_bad_numbers_and_sources_are_one_line(args, says):
+    result = run_cli(*args, "--headless" if args[0] == "camera" else "--port=18999")
+    assert says in one_line(result)
+
+
+def test_bench_checks_its_reference_and_no_garment_folder_before_the_accuracy_pass(tmp_path):
+    fashion = str(ROOT / "models" / "fashion_int8.tflite")
+    result = run_cli("bench", "--reference", fashion, "--runs", "10")
+    assert "sees 28x28 gray, fashion-mnist recipe, photo_int8.tflite sees 64x64 colour" in one_line(
+        result
+    )
+    (tmp_path / "notes.txt").write_text("x")
+    result = run_cli("bench", "--no-garment", str(tmp_path), "--runs", "10")
+    assert "no images in the folder" in one_line(result)

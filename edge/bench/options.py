@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EdgeclfError
+from ..images import folder_files
 
 
 @dataclass
@@ -31,4 +32,6 @@ class BenchOptions:
             raise EdgeclfError("--split needs --images")
         if opts.no_garment and not Path(opts.no_garment).is_dir():
             raise EdgeclfError(f"--no-garment {opts.no_garment}: not a folder")
+        if opts.no_garment and not folder_files(Path(opts.no_garment))[0]:
+            raise EdgeclfError(f"--no-garment {opts.no_garment}: no images in the folder")
         return opts

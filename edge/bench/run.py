@@ -126,6 +126,14 @@ def benchmark(
 ) -> dict:
     """The full report for one model (accuracy at the first thread count, latency for each)."""
     clf = Classifier(model, backend=opts.backend, threads=opts.threads[0], delegate=opts.delegate)
+    ref = None
+    if reference is not None:  # loaded and checked before the accuracy pass, not after it
+        ref = Classifier(reference, backend=opts.backend, threads=opts.threads[0])
+        if ref.contract[:3] != clf.contract[:3] or ref.labels != clf.labels:
+            raise EdgeclfError(
+                f"--reference {ref.name} sees {ref.contract.describe()}, {clf.name} sees "
+                f"{clf.contract.describe()}: agreement needs two models of one input and classes"
+            )
     data = photo_data(clf, opts) if opts.images else fashion_mnist_data(clf, opts)
     images = data.views
     probs, images_per_second = accuracy_pass(clf, images, progress)
@@ -148,8 +156,7 @@ def benchmark(
         predict = lambda views: accuracy_pass(clf, views)[0]  # noqa: E731
         alarms = no_garment_report(clf, Path(opts.no_garment), probs, data.allowed, predict)
         report["no_garment"] = alarms.to_dict()
-    if reference is not None:
-        ref = Classifier(reference, backend=opts.backend, threads=opts.threads[0])
+    if ref is not None:
         ref_probs, _ = accuracy_pass(ref, images)
         ref_acc = float(set_correct(ref_probs, data.allowed).mean())
         report["reference"] = {

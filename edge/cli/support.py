@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
@@ -23,11 +24,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def user_errors(func: Callable) -> Callable:
     """Turn the project's errors and Ctrl-C into one line and an exit code, never a traceback.
-    Choices (Enums, so that --help lists them) reach the command as their strings."""
+    Choices (Enums, so that --help lists them) reach the command as their strings; a number
+    option given nan or inf (which click's ranges let through) is a usage error."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         kwargs = {k: v.value if isinstance(v, Enum) else v for k, v in kwargs.items()}
+        for name, value in kwargs.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise fail(f"--{name.replace('_', '-')} {value}: give a finite number", 2)
         try:
             return func(*args, **kwargs)
         except EdgeclfError as exc:

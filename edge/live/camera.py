@@ -84,11 +84,14 @@ class Recorder:
         if self.writer is None:
             tmp = self.stack.enter_context(atomic_path(self.path))
             h, w = annotated.shape[:2]
+            self.size = (w, h)
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self.writer = cv2.VideoWriter(str(tmp), fourcc, self.fps(), (w, h))
+            self.writer = cv2.VideoWriter(str(tmp), fourcc, self.fps(), self.size)
             if not self.writer.isOpened():
                 raise EdgeclfError(f"cannot write video {self.path}")
             self.stack.callback(self.writer.release)
+        if annotated.shape[1::-1] != self.size:  # the source changed size mid-stream: a video
+            annotated = fit_into(annotated, self.size)  # keeps one size, and every frame
         self.writer.write(annotated)
 
 
@@ -148,6 +151,21 @@ class Window:
             cv2.imwrite(str(tmp), annotated)
         write_text(self.snapshot_dir / f"{stem}.json", json.dumps(result.to_dict()))
         print(f"saved {self.snapshot_dir / stem}.png", file=sys.stderr)
+
+
+def fit_into(image, size: tuple[int, int]):
+    """`image` scaled to fit `size` (width, height), letterboxed on black."""
+    import numpy as np
+
+    w, h = size
+    scale = min(w / image.shape[1], h / image.shape[0])
+    fitted = cv2.resize(
+        image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale)))
+    )
+    canvas = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - fitted.shape[0]) // 2, (w - fitted.shape[1]) // 2
+    canvas[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
+    return canvas
 
 
 def why_no_window() -> str:

@@ -28,6 +28,8 @@ class Frame:
 def parse_source(source: str) -> tuple[str, object]:
     """Classify a --source string: ('index', 0), ('device', path), ('url', s), ('gstreamer', s), ..."""
     if source.isdigit():
+        if int(source) > 9999:  # OpenCV takes a C int, and no machine has that many cameras
+            raise EdgeclfError(f"--source {source[:24]}: no camera has that index (0, 1, 2...)")
         return "index", int(source)
     if source == "picamera2":
         return "picamera2", None
@@ -44,6 +46,8 @@ def open_opencv(kind: str, target, width: int | None, height: int | None, fps: f
     import cv2
 
     quiet_opencv_logs()
+    if kind == "file" and Path(target).is_dir():
+        raise EdgeclfError(f"--source {target} is a folder: give a video file, a camera or a URL")
     if kind == "file" and not Path(target).is_file():
         raise EdgeclfError(f"cannot open video file {target}: not found")
     api = cv2.CAP_GSTREAMER if kind == "gstreamer" else cv2.CAP_ANY

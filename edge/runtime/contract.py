@@ -33,6 +33,11 @@ class InputContract(NamedTuple):
     # The class that means "no garment here" (train --background-class), if the model has one.
     background: str | None = None
 
+    def describe(self) -> str:
+        """'64x64 colour, photo recipe': what a user compares between two models."""
+        colour = "gray" if self.channels == 1 else "colour"
+        return f"{self.size}x{self.size} {colour}, {self.recipe} recipe"
+
     @property
     def shape(self) -> tuple[int, ...]:
         """The view's shape: (size, size) for gray, (size, size, 3) for colour."""
