@@ -24,6 +24,16 @@ def pyplot():
     return plt
 
 
+def shown(name: str) -> str:
+    """A class name as a font can draw it: a folder name that was not UTF-8 (kept by Python as
+    surrogate escapes) is read as Latin-1, as `caf\\xe9` most likely meant `café`."""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def training_curves(history: dict[str, list[float]], path: Path) -> None:
     """Loss and accuracy per epoch, with markers so that a one-epoch run still shows its points."""
     plt = pyplot()
@@ -93,8 +103,8 @@ def confusion_panel(
             ax.add_patch(
                 Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#1a9641", linewidth=2)
             )
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xticks(range(len(classes)), [shown(c) for c in classes], rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), [shown(r) for r in rows])
     ax.set_xlabel("predicted" + ("  (green frame: counts as right)" if allowed is not None else ""))
     ax.set_ylabel("true")
     ax.set_title(f"{title} accuracy {accuracy:.2%} on {matrix.sum():,} images".strip())

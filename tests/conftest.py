@@ -57,7 +57,13 @@ def run_cli(
     """Run the installed `edgeclf` in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [EDGECLF, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=600
+        [EDGECLF, *args],
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",  # file names that are not UTF-8 come back as they were
+        env=full_env,
+        cwd=cwd,
+        timeout=600,
     )
 
 

@@ -157,6 +157,23 @@ def test_labels_rows_that_climb_out_or_are_short_are_refused_by_line(tmp_path):
             assert says in one_line(command)
 
 
+def test_an_image_listed_twice_counts_once(tmp_path):
+    import csv
+
+    with open(PHOTOS / "labels.csv", newline="") as f:
+        first = next(csv.DictReader(f))
+    folder = copy_photos(tmp_path, f"{first['image']},999,Pants,False\n")
+    result = bench_photos(folder)
+    assert (
+        result.returncode == 0
+        and "1 row(s) of labels.csv name an image listed before" in result.stderr
+    )
+    report = run_cli(
+        "bench", "--images", str(folder), "--runs", "10", "--json", str(tmp_path / "b.json")
+    )
+    assert json.loads((tmp_path / "b.json").read_text())["n"] == 38, report.stderr
+
+
 def test_bench_names_unreadable_photos_and_refuses_a_score_missing_many(tmp_path):
     few = bench_photos(copy_photos(tmp_path / "few", corrupt=2))
     assert few.returncode == 0 and "2 unreadable photo(s) not scored" in few.stderr

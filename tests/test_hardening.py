@@ -274,3 +274,27 @@ def test_bench_checks_its_reference_and_no_garment_folder_before_the_accuracy_pa
     (tmp_path / "notes.txt").write_text("x")
     result = run_cli("bench", "--no-garment", str(tmp_path), "--runs", "10")
     assert "no images in the folder" in one_line(result)
+
+
+def test_a_class_folder_named_in_latin_1_teaches_and_plots(tmp_path):
+    """`caf\\xe9/` from an old camera or a Windows share: split, taught, named, drawn."""
+    import os
+    import shutil
+
+    from edgeclf.edge.plots import confusion_matrix, shown
+
+    photos = sorted((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
+    latin = tmp_path / "shop" / os.fsdecode(b"caf\xe9")
+    latin.mkdir(parents=True)
+    (tmp_path / "shop" / "tea").mkdir()
+    for i, photo in enumerate(photos[:24]):
+        shutil.copy(photo, latin if i < 12 else tmp_path / "shop" / "tea")
+    env = {"PYTHONIOENCODING": "utf-8:strict"}
+    out = tmp_path / "shop.tflite"
+    result = run_cli("teach", str(tmp_path / "shop"), "-o", str(out), env=env)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["classes"] == [latin.name, "tea"]
+    assert shown(latin.name) == "café"
+    classes = (latin.name, "tea")
+    confusion_matrix(np.array([0, 1]), np.array([0, 0]), tmp_path / "c.png", classes)
+    assert (tmp_path / "c.png").stat().st_size > 0

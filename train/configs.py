@@ -169,9 +169,17 @@ def check_types(cfg: RunConfig) -> None:
         else:
             continue
         if not ok:
-            raise ValueError(f"{f.name} is {value!r}, not a {type(default).__name__}")
+            kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
+            raise ValueError(f"{f.name} is {value!r}, not {kind}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
+    from .architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
+
+    known = {*ARCHITECTURES, *PHOTO_ARCHITECTURES, "own-classes"}
+    if getattr(cfg, "arch", None) not in known:
+        raise ValueError(
+            f"arch is {getattr(cfg, 'arch', None)!r}, not one of {', '.join(sorted(known))}"
+        )
 
 
 # The command line's options that choose a recipe or a folder rather than set a field.

@@ -104,6 +104,7 @@ class Listing(NamedTuple):
     items: list[PhotoItem]
     missing: list[Path]
     not_images: list[Path]
+    repeated: tuple[Path, ...] = ()  # rows naming an image already listed: one label, one side each
 
 
 # More missing than this share of labels.csv means the wrong folder, not a few lost files.
@@ -139,7 +140,7 @@ def _from_csv(root: Path) -> Listing:
     if not {"image", "label"} <= set(header):
         raise DataError(f"{path}: expected the columns image,sender_id,label")
     images = root / IMAGES_DIR
-    items, missing = [], []
+    items, missing, repeated, seen = [], [], [], set()
     for number, values in enumerate(rows[1:], start=2):
         if not any(v.strip() for v in values):
             continue  # a blank line
@@ -153,6 +154,10 @@ def _from_csv(root: Path) -> Listing:
         if not label:
             raise DataError(f"{path} line {number}: no label for {name}")
         image = images / relative
+        if image in seen:  # listed again (another sender?): it must not land on both sides
+            repeated.append(image)
+            continue
+        seen.add(image)
         if image.is_file():
             items.append(PhotoItem(image, label, row.get("sender_id", "").strip() or name))
         else:
@@ -162,7 +167,7 @@ def _from_csv(root: Path) -> Listing:
             f"{len(missing)} of {len(items) + len(missing)} images named in {path} are not in "
             f"{images}/ (looked for {missing[0]})"
         )
-    return Listing(items, missing, [])
+    return Listing(items, missing, [], tuple(repeated))
 
 
 def set_aside_notes(listing: Listing) -> list[str]:
@@ -174,6 +179,11 @@ def set_aside_notes(listing: Listing) -> list[str]:
         notes.append(
             f"{len(listing.missing)} image(s) named in {LABELS_CSV} are not in "
             f"{listing.missing[0].parent}/ and were skipped: {shown}{more}"
+        )
+    if listing.repeated:
+        notes.append(
+            f"{len(listing.repeated)} row(s) of {LABELS_CSV} name an image listed before; the "
+            f"first row counts: {', '.join(p.name for p in listing.repeated[:3])}"
         )
     note = skipped_note(listing.not_images)
     return notes + ([note] if note else [])
@@ -269,7 +279,7 @@ def group_split(
 
 def unit_hash(text: str) -> float:
     """A number in [0, 1) fixed by `text`: which side of a split a group falls on."""
-    digest = hashlib.sha256(text.encode()).digest()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
