@@ -298,3 +298,60 @@ def test_a_class_folder_named_in_latin_1_teaches_and_plots(tmp_path):
     classes = (latin.name, "tea")
     confusion_matrix(np.array([0, 1]), np.array([0, 0]), tmp_path / "c.png", classes)
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+# --- damaged models -------------------------------------------------------------------------------
+
+MODEL = ROOT / "models" / "fashion_int8.tflite"
+
+
+def test_a_model_too_large_for_the_device_is_refused_unread(tmp_path):
+    sparse = tmp_path / "huge.tflite"
+    with open(sparse, "wb") as f:
+        f.truncate(3 * 2**30)  # 3 GB, no disk used
+    stderr = one_line(run_cli("classify", str(PHOTO), "--model", str(sparse)))
+    assert "is 3.0 GB: not a model for this device" in stderr
+
+
+def test_tensors_declared_beyond_any_device_are_refused_before_allocation(tmp_path):
+    """A flipped byte in a shape can make an interpreter allocate gigabytes: the shapes are read
+    (with `struct`, bounds-checked) and refused first."""
+    import struct
+
+    from edgeclf.edge.runtime.metadata import Flatbuffer, declared_tensor_bytes
+
+    data = bytearray(MODEL.read_bytes())
+    fb = Flatbuffer(memoryview(data))
+    subgraph = fb.tables(fb.field(fb.u32(0), 2))[0]
+    tensor = fb.tables(fb.field(subgraph, 0))[0]
+    start, count = fb.vector(fb.field(tensor, 0))
+    del fb
+    struct.pack_into("<i", data, start + 4 * (count - 1), 1 << 28)  # one dimension: 268 million
+    assert max(declared_tensor_bytes(bytes(data))) > 2**28
+    damaged = tmp_path / "flipped.tflite"
+    damaged.write_bytes(bytes(data))
+    assert "declares tensors of" in one_line(
+        run_cli("classify", str(PHOTO), "--model", str(damaged))
+    )
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(MODEL.read_bytes()[:20_000])
+    assert "cut short?" in one_line(run_cli("classify", str(PHOTO), "--model", str(cut)))
+
+
+def test_a_card_less_model_is_tried_in_a_child_under_a_memory_limit(monkeypatch, tmp_path):
+    from edgeclf.edge.runtime import probe
+
+    alone = tmp_path / "m.tflite"
+    alone.write_bytes(MODEL.read_bytes())
+    assert probe.probe_failure(alone, None) is None
+    monkeypatch.setattr(probe, "PROBE_MEMORY", 64 * 2**20)  # too little for any interpreter
+    assert "cannot load and run once within" in probe.probe_failure(alone, None)
+
+
+def test_an_interpreter_error_reads_as_two_sentences():
+    from edgeclf.edge.runtime.classifier import interpreter_message
+
+    error = RuntimeError("gather index out of boundsNode number 4 (GATHER) failed to invoke.")
+    assert interpreter_message(error) == (
+        "gather index out of bounds. Node number 4 (GATHER) failed to invoke."
+    )

@@ -547,6 +547,100 @@ def test_slow_loris_sockets_are_closed(test_split):
         assert httpx.get(base + "/healthz").status_code == 200  # still serving
 
 
+def read_one_response(sock) -> bytes:
+    """One whole HTTP response to a GET /healthz (small, with a Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        ).split(b":")[1]
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head
+
+
+def test_kept_alive_connections_trickling_headers_or_a_body_are_closed(test_split):
+    """After one quick request, a second request's headers a byte at a time (each byte resets
+    uvicorn's own keep-alive timer), or a body a byte at a time, is closed in time."""
+    from edgeclf.edge.serve.http_guards import BodyLimit, header_timeout_protocol
+
+    app = create_app(Classifier(FASHION_MODEL), None)
+    with running_server(app, http=header_timeout_protocol(1.5)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        trickling = []
+        for _ in range(3):
+            s = socket.create_connection((host, int(port)), timeout=10)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert read_one_response(s).startswith(b"HTTP/1.1 200")
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            trickling.append(s)
+        started = time.perf_counter()
+        for _ in range(6):  # a byte every 0.5 s, for 3 s
+            time.sleep(0.5)
+            for s in trickling:
+                with contextlib.suppress(OSError):
+                    s.send(b"X")
+        for s in trickling:
+            s.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert s.recv(4096) == b""  # closed by the server
+            s.close()
+        assert time.perf_counter() - started < 6
+
+    slow_body = BodyLimit(
+        create_app(Classifier(FASHION_MODEL), None), limit=2**20, timeout=5, total=2
+    )
+    with running_server(slow_body, http=header_timeout_protocol(1.5)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        s = socket.create_connection((host, int(port)), timeout=10)
+        s.sendall(b"POST /classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                  b"boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n")  # fmt: skip
+        started, reply = time.perf_counter(), b""
+        while not reply and time.perf_counter() - started < 8:
+            time.sleep(0.5)
+            with contextlib.suppress(OSError):
+                s.send(b"x")  # each piece well inside the 5 s per-piece limit
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                reply = s.recv(4096)
+            s.setblocking(True)
+        assert reply.startswith((b"HTTP/1.1 408", b"HTTP/1.1 400")), reply  # FastAPI's form
+        assert time.perf_counter() - started < 4  # parser turns the 408 into a 400
+        s.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            while s.recv(4096):
+                pass  # the rest of the answer, then the server closes
+        assert time.perf_counter() - started < 6
+        s.close()
+
+
+def test_at_the_connection_cap_a_new_client_is_answered(test_split):
+    """Twenty connections waiting on headers fill a cap of 20: the next client is answered, the
+    connection that waited longest is closed for it."""
+    from edgeclf.edge.serve.http_guards import header_timeout_protocol
+
+    app = create_app(Classifier(FASHION_MODEL), None)
+    with running_server(app, http=header_timeout_protocol(60, max_connections=20)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        waiting = []
+        for _ in range(20):
+            waiting.append(socket.create_connection((host, int(port)), timeout=5))
+            waiting[-1].sendall(b"GET / HTTP/1.1\r\n")
+            time.sleep(0.01)
+        started = time.perf_counter()
+        assert httpx.get(base + "/healthz", timeout=5).status_code == 200
+        assert time.perf_counter() - started < 1
+        waiting[0].settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            assert waiting[0].recv(1024) == b""  # the oldest made room
+        for s in waiting:
+            s.close()
+
+
 def capture_each(base: str, names: tuple[str, ...], count: int, pause: float = 0.35) -> None:
     """`count` captures per class, a class at a time (one sitting each), as a person would."""
     for name in names:

@@ -17,7 +17,9 @@ from ..quiet import captured_fds
 from .backends import Backend, load_backend
 from .card import ModelCard
 from .contract import PHOTO, InputContract
+from .metadata import declared_tensor_bytes
 from .prediction import Prediction
+from .probe import probe_failure
 
 MODELS_DIR = package_dir("edgeclf.models")  # the bundled models, however edgeclf is installed
 PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos and camera frames
@@ -60,6 +62,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def interpreter_message(exc: BaseException) -> str:
+    """LiteRT's error, readable: it runs a kernel's message into its own ("out of boundsNode
+    number 4 (GATHER) failed to invoke.")."""
+    import re
+
+    return re.sub(r"(?<=[a-z])(?=Node number \d+)", ". ", first_line(exc))
+
+
+MAX_MODEL_BYTES = 512 * 2**20
+MAX_TENSOR_BYTES = 256 * 2**20  # one tensor; a 64x64 int8 model's largest is 230 KB
+
+
+def check_declared_tensors(path: Path, model_bytes: bytes) -> None:
+    """Refuse a file whose flatbuffer is unsound, or whose tensors would take more memory than
+    any model for this device, before an interpreter allocates them."""
+    try:
+        sizes = declared_tensor_bytes(model_bytes)
+    except ValueError as exc:
+        raise ModelError(f"{path} is not a usable TFLite model: {exc}") from None
+    if sizes and (max(sizes) > MAX_TENSOR_BYTES or sum(sizes) > 2 * MAX_TENSOR_BYTES):
+        raise ModelError(
+            f"{path} declares tensors of {sum(sizes) / 2**20:,.0f} MB: a damaged model, or not "
+            "one for this device"
+        )
+
+
 class Classifier:
     """Loads a `.tflite` (and its card) and maps the model's views to class probabilities.
 
@@ -87,15 +115,26 @@ class Classifier:
                 f"edgeclf convert {self.path} --int8 -o {self.path.with_suffix('.tflite').name}"
             )
         try:
+            size = self.path.stat().st_size
+            if size > MAX_MODEL_BYTES:  # read whole, a 3 GB file took 12 s and 3 GB to refuse
+                raise ModelError(
+                    f"{self.path} is {size / 2**30:.1f} GB: not a model for this device "
+                    f"(at most {MAX_MODEL_BYTES // 2**20} MB)"
+                )
             model_bytes = self.path.read_bytes()
         except FileNotFoundError:
             raise ModelError(f"model not found: {self.path}") from None
         except OSError as exc:
             raise ModelError(f"cannot read model {self.path}: {exc.strerror}") from None
+        check_declared_tensors(self.path, model_bytes)
         self.model_bytes = len(model_bytes)
         self.content = model_bytes  # the model's bytes, as read once
         self.card = card or self._card(model_bytes)
         self.backend: Backend = load_backend(backend)
+        if not self.card:  # nobody vouches for it: a damaged one must not take this process down
+            failure = probe_failure(self.path, self.backend.name)
+            if failure:
+                raise ModelError(f"{self.path} is not a usable TFLite model: {failure}")
         self.threads = threads
         delegates = [self._load_delegate(delegate)] if delegate else None
         try:
@@ -236,7 +275,7 @@ class Classifier:
             try:
                 self.interpreter.invoke()
             except (RuntimeError, ValueError) as exc:  # a damaged model can load, then fail here
-                raise ModelError(f"{self.path} fails to run: {first_line(exc)}") from None
+                raise ModelError(f"{self.path} fails to run: {interpreter_message(exc)}") from None
             return self.interpreter.get_tensor(self.output.index).copy()
 
     def predict(self, images: np.ndarray, batch_size: int = 1) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Read a named metadata buffer of a `.tflite` with nothing but `struct`: no schema, no runtime,
-and nothing to import on `classify`'s start-up path beyond the standard library."""
+"""Read a `.tflite` with nothing but `struct` (no schema, no runtime, nothing to import on
+`classify`'s start-up path beyond the standard library): a named metadata buffer, and the size of
+every tensor the model declares, checked before an interpreter allocates them."""
 
 from __future__ import annotations
 
@@ -18,21 +19,72 @@ def read_metadata(model_bytes: bytes, name: str) -> bytes | None:
         return None
 
 
-def _read_metadata(data: memoryview, name: bytes) -> bytes | None:
-    u16 = lambda at: struct.unpack_from("<H", data, at)[0]  # noqa: E731
-    u32 = lambda at: struct.unpack_from("<I", data, at)[0]  # noqa: E731
+class Flatbuffer:
+    """Field and vector access into a flatbuffer; every offset is bounds-checked by `struct`."""
 
-    def field(table: int, index: int) -> int | None:
-        vtable = table - struct.unpack_from("<i", data, table)[0]
+    def __init__(self, data: memoryview) -> None:
+        self.data = data
+
+    def u16(self, at: int) -> int:
+        return struct.unpack_from("<H", self.data, at)[0]
+
+    def u32(self, at: int) -> int:
+        return struct.unpack_from("<I", self.data, at)[0]
+
+    def field(self, table: int, index: int) -> int | None:
+        vtable = table - struct.unpack_from("<i", self.data, table)[0]
         slot = 4 + 2 * index
-        if slot >= u16(vtable) or not u16(vtable + slot):
+        if slot >= self.u16(vtable) or not self.u16(vtable + slot):
             return None
-        return table + u16(vtable + slot)
+        return table + self.u16(vtable + slot)
 
-    def vector(at: int) -> tuple[int, int]:
-        start = at + u32(at)
-        return start + 4, u32(start)
+    def vector(self, at: int) -> tuple[int, int]:
+        start = at + self.u32(at)
+        count = self.u32(start)
+        if start + 4 + count > len(self.data):
+            raise ValueError("vector past the end of the file")
+        return start + 4, count
 
+    def tables(self, at: int) -> list[int]:
+        start, count = self.vector(at)
+        return [start + 4 * i + self.u32(start + 4 * i) for i in range(count)]
+
+
+# Bytes per element of each TFLite tensor type (schema.fbs TensorType); others count 8.
+TYPE_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 8: 8, 9: 1, 10: 8, 12: 8, 15: 2, 16: 4}
+
+
+def declared_tensor_bytes(model_bytes: bytes) -> list[int]:
+    """The size of every tensor of every subgraph, from its declared shape and type: what an
+    interpreter would allocate. Raises ValueError for a file that is no sound TFLite flatbuffer."""
+    fb = Flatbuffer(memoryview(model_bytes))
+    try:
+        if bytes(fb.data[4:8]) != b"TFL3":
+            raise ValueError("not a TFLite flatbuffer")
+        subgraphs = fb.field(fb.u32(0), 2)
+        sizes = []
+        for subgraph in fb.tables(subgraphs) if subgraphs is not None else []:
+            tensors = fb.field(subgraph, 0)
+            for tensor in fb.tables(tensors) if tensors is not None else []:
+                shape_at, type_at = fb.field(tensor, 0), fb.field(tensor, 1)
+                elements = 1
+                if shape_at is not None:
+                    start, count = fb.vector(shape_at)
+                    for i in range(count):
+                        dim = struct.unpack_from("<i", fb.data, start + 4 * i)[0]
+                        if dim < -1:
+                            raise ValueError(f"a tensor dimension of {dim}")
+                        elements *= max(dim, 1)
+                kind = fb.data[type_at] if type_at is not None else 0
+                sizes.append(elements * TYPE_BYTES.get(kind, 8))
+        return sizes
+    except (struct.error, IndexError):
+        raise ValueError("its contents point past the end of the file (cut short?)") from None
+
+
+def _read_metadata(data: memoryview, name: bytes) -> bytes | None:
+    fb = Flatbuffer(data)
+    u32, field, vector = fb.u32, fb.field, fb.vector
     if bytes(data[4:8]) != b"TFL3":
         return None
     model = u32(0)

@@ -31,6 +31,7 @@ from .http_guards import (
     LOCAL_HOSTS,
     LOCAL_NAMES,
     BodyLimit,
+    connection_cap,
     error,
     header_timeout_protocol,
     is_loopback,
@@ -373,7 +374,7 @@ def serve(
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=5,
-        http=header_timeout_protocol(HEADER_TIMEOUT_S),
+        http=header_timeout_protocol(HEADER_TIMEOUT_S, connection_cap()),
     )
     ClosingServer(config, live).run(sockets=[sock])
 

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
 BODY_TIMEOUT_S = 30.0  # and each piece of its body within this
+BODY_TOTAL_S = 60.0  # and the whole body within this (10 MB at 170 KB/s)
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "::1"]
 
@@ -29,10 +30,12 @@ class UploadTooLarge(StarletteHTTPException):
 class BodyLimit:
     """ASGI middleware: refuse a request body over `limit` bytes, by its Content-Length at once,
     or while it streams in (chunked uploads declare no length); and one that trickles in slower
-    than a piece per `timeout` seconds."""
+    than a piece per `timeout` seconds, or takes more than `total` seconds in all."""
 
-    def __init__(self, app, limit: int, timeout: float = BODY_TIMEOUT_S) -> None:
-        self.app, self.limit, self.timeout = app, limit, timeout
+    def __init__(
+        self, app, limit: int, timeout: float = BODY_TIMEOUT_S, total: float = BODY_TOTAL_S
+    ) -> None:
+        self.app, self.limit, self.timeout, self.total = app, limit, timeout, total
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -44,13 +47,15 @@ class BodyLimit:
             response.headers.update(refusal.headers)
             return await response(scope, receive, send)
         received, complete = 0, False
+        deadline = asyncio.get_running_loop().time() + self.total
 
         async def counted():
             nonlocal received, complete
             if complete:  # e.g. a streaming response listening for the client to leave
                 return await receive()
+            left = deadline - asyncio.get_running_loop().time()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                message = await asyncio.wait_for(receive(), max(0.0, min(self.timeout, left)))
             except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
                 raise StarletteHTTPException(408, "request body too slow") from None
             received += len(message.get("body", b""))
@@ -74,22 +79,67 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def header_timeout_protocol(seconds: float):
-    """uvicorn's HTTP protocol, closing connections whose request headers are not in after
-    `seconds`: slow-loris sockets (a byte now and then) must not stay open for ever."""
+def header_timeout_protocol(seconds: float, max_connections: int | None = None):
+    """uvicorn's HTTP protocol with two guards against slow-loris sockets:
+
+    - every request's line and headers must be in within `seconds` of the connection opening or
+      of the previous response (a kept-alive connection trickling a byte now and then is closed:
+      uvicorn's keep-alive timer restarts on every byte);
+    - at `max_connections` (below the file-descriptor limit), a new connection closes the one
+      that has waited longest for its headers, so a new client is answered while a thousand
+      slow ones are open."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderTimeoutProtocol(H11Protocol):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
+            if max_connections and len(self.connections) > max_connections:
+                self.evict_slowest()
+            self.header_timer = None
+            self.expect_headers()
+
+        def expect_headers(self) -> None:
+            """Start the clock for the next request's headers."""
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+            self.waiting_since = self.loop.time()
+            self.cycle_before = self.cycle  # a new request makes a new cycle
             self.header_timer = self.loop.call_later(seconds, self.headers_late)
 
+        @property
+        def awaiting_headers(self) -> bool:
+            return self.cycle is self.cycle_before
+
         def headers_late(self) -> None:
-            if self.cycle is None:  # no request line and headers yet
+            if self.awaiting_headers:
                 self.transport.close()
 
+        def evict_slowest(self) -> None:
+            waiting = [
+                c
+                for c in self.connections
+                if c is not self and getattr(c, "header_timer", None) and c.awaiting_headers
+            ]
+            if waiting:
+                min(waiting, key=lambda c: c.waiting_since).transport.close()
+
+        def on_response_complete(self) -> None:
+            if not self.transport.is_closing():
+                self.expect_headers()
+            super().on_response_complete()
+
         def connection_lost(self, exc) -> None:
-            self.header_timer.cancel()
+            if self.header_timer is not None:
+                self.header_timer.cancel()
             super().connection_lost(exc)
 
     return HeaderTimeoutProtocol
+
+
+def connection_cap() -> int:
+    """Connections serve keeps open at most: its file-descriptor limit (1024 on Raspberry Pi OS),
+    less room for the model, the camera and the files it writes."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, soft - 100) if soft != resource.RLIM_INFINITY else 10_000
