@@ -13,6 +13,7 @@ import numpy as np
 
 from . import MAX_PIXELS
 from .errors import InputImageError
+from .quiet import stderr_said
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # 200 MB of decoded pixels keeps a 16-bit RGBA PNG of MAX_PIXELS out.
@@ -110,7 +111,13 @@ def decode_image(data: bytes) -> np.ndarray:
     else:
         flags = cv2.IMREAD_COLOR
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        if kind == "jpeg":  # libjpeg warns, on stderr, of data missing inside the file
+            with stderr_said() as said:
+                image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+            if "premature end of data segment" in "".join(said).lower():
+                raise InputImageError("corrupt JPEG (its image data ends early)")
+        else:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         if image is None or image.size == 0:
             raise InputImageError("not an image, or a corrupt/truncated one")
         return at_most(to_uint8(image), FULL_DECODE_PIXELS)

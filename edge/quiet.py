@@ -34,6 +34,29 @@ def captured_fds(fds: tuple[int, ...] = (1, 2), keep: bool = False) -> Iterator[
         os.close(fd)
 
 
+@contextlib.contextmanager
+def stderr_said() -> Iterator[list[str]]:
+    """What C code wrote to file descriptor 2 while the block ran (libjpeg's one warning per
+    image), kept off the terminal: the caller decides what it means."""
+    read_end, write_end = os.pipe()
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    said: list[str] = []
+    try:
+        yield said
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.set_blocking(read_end, False)
+        try:
+            said.append(os.read(read_end, 65536).decode("utf-8", "replace"))
+        except BlockingIOError:
+            pass
+        os.close(read_end)
+
+
 def quiet_tensorflow() -> None:
     """Keep TensorFlow's C++ start-up chatter off the terminal (before it is first imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

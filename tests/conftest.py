@@ -67,6 +67,26 @@ def run_cli(
     )
 
 
+def copy_without_card(model: Path, to: Path) -> Path:
+    """A copy of a bundled model with the card inside it renamed away (the bytes keep their
+    length): a model as `convert` made it before cards were embedded."""
+    data = model.read_bytes()
+    assert data.count(b"edgeclf_card") == 1
+    to.write_bytes(data.replace(b"edgeclf_card", b"edgeclf_none"))
+    return to
+
+
+def bundled_card_for(copy: Path, bundled: Path) -> dict:
+    """The bundled model's card, for a copy of it (its hash and size): a test edits it."""
+    import hashlib
+    import json
+
+    card = json.loads(bundled.with_suffix(".json").read_text())
+    card["sha256"] = hashlib.sha256(copy.read_bytes()).hexdigest()
+    card["bytes"] = copy.stat().st_size
+    return card
+
+
 def write_png(path: Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), image)

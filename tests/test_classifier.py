@@ -10,7 +10,7 @@ from edgeclf.edge.runtime.backends import available_backends
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, FASHION_MODEL, PHOTO_MODEL, Classifier
 
-from conftest import ROOT, run_cli, write_png
+from conftest import ROOT, copy_without_card, run_cli, write_png
 
 
 def test_every_command_and_the_api_default_to_the_photo_model(tmp_path):
@@ -105,8 +105,7 @@ def test_card_hash_mismatch_is_refused(tmp_path):
 
 
 def test_model_without_card_uses_default_labels(tmp_path, test_split):
-    model = tmp_path / "m.tflite"
-    model.write_bytes(FASHION_MODEL.read_bytes())
+    model = copy_without_card(FASHION_MODEL, tmp_path / "m.tflite")
     clf = Classifier(model)
     assert clf.card is None and clf.labels == CLASS_NAMES
     assert np.array_equal(

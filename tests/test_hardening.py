@@ -355,3 +355,13 @@ def test_an_interpreter_error_reads_as_two_sentences():
     assert interpreter_message(error) == (
         "gather index out of bounds. Node number 4 (GATHER) failed to invoke."
     )
+
+
+def test_a_jpeg_whose_image_data_ends_early_is_refused_not_guessed():
+    """libjpeg fills the missing blocks with gray and warns on stderr: the model would name a
+    garment in the gray (Pullover 57 % on one such file)."""
+    jpeg = PHOTO.read_bytes()
+    scan = jpeg.index(b"\xff\xda")
+    cut = jpeg[: scan + (len(jpeg) - scan) // 3] + b"\xff\xd9"  # an end marker, data missing
+    with pytest.raises(InputImageError, match="corrupt JPEG"):
+        decode_image(cut)

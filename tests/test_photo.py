@@ -24,7 +24,7 @@ from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, PHOTO_MODEL, Classifier
 from edgeclf.edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
 
-from conftest import ROOT, needs_train, run_cli
+from conftest import ROOT, bundled_card_for, copy_without_card, needs_train, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"  # 40 real photos from validation-side senders
 SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "clothing-photos"
@@ -78,9 +78,8 @@ def test_photo_view_is_rgb_of_the_garment():
 
 
 def test_card_without_contract_fields_loads_as_todays_model(tmp_path):
-    model = tmp_path / "old.tflite"
-    shutil.copy(FASHION_MODEL, model)
-    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
+    model = copy_without_card(FASHION_MODEL, tmp_path / "old.tflite")
+    card = bundled_card_for(model, FASHION_MODEL)
     del card["preprocessing"]
     model.with_suffix(".json").write_text(json.dumps(card))
     clf = Classifier(model)
@@ -88,9 +87,8 @@ def test_card_without_contract_fields_loads_as_todays_model(tmp_path):
 
 
 def test_card_that_contradicts_the_model_is_refused(tmp_path):
-    model = tmp_path / "liar.tflite"
-    shutil.copy(FASHION_MODEL, model)
-    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
+    model = copy_without_card(FASHION_MODEL, tmp_path / "liar.tflite")
+    card = bundled_card_for(model, FASHION_MODEL)
     card["preprocessing"] = preprocessing(InputContract(recipe=PHOTO, size=64, channels=3))
     model.with_suffix(".json").write_text(json.dumps(card))
     result = run_cli("classify", "--model", str(model), str(PHOTOS / "images"))

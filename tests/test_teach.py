@@ -17,7 +17,7 @@ from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
 from edgeclf.edge.runtime.model_file import find_head, read
 from edgeclf.edge.teach.head import fit
 
-from conftest import ROOT, needs_schema, run_cli
+from conftest import ROOT, copy_without_card, needs_schema, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 # Three shop classes from the committed real photos, and which senders are kept out as "others".
@@ -235,8 +235,7 @@ def test_a_taught_model_copied_alone_keeps_its_class_names(taught, tmp_path):
 
 
 def test_a_model_with_no_card_at_all_says_its_names_are_guessed(tmp_path):
-    bare = tmp_path / "bare.tflite"
-    bare.write_bytes(PHOTO_MODEL.read_bytes())
+    bare = copy_without_card(PHOTO_MODEL, tmp_path / "bare.tflite")
     result = run_cli("classify", str(PHOTOS / "images"), "--json", "--model", str(bare))
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.count("has no model card") == 1 and "guessed" in result.stderr

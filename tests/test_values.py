@@ -3,7 +3,6 @@ checked on hand-made arrays where the right answer is known by hand, and on the 
 where a card names a background class."""
 
 import json
-import shutil
 
 import numpy as np
 
@@ -16,6 +15,8 @@ from edgeclf.edge.metrics import confusion_counts, per_class_accuracy
 from edgeclf.edge.runtime.classes import CLASS_NAMES
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier
 from edgeclf.edge.runtime.prediction import Prediction, top_k
+
+from conftest import bundled_card_for, copy_without_card
 
 NAMES = ("coat", "dress", "hat")
 
@@ -96,9 +97,8 @@ def test_overlay_colours_say_garment_uncertain_or_nothing():
 
 def test_live_frames_know_the_background_class(tmp_path, test_split):
     """A card that names a background class makes frames of it say "nothing here"."""
-    model = tmp_path / "with_background.tflite"
-    shutil.copy(FASHION_MODEL, model)
-    card = json.loads(FASHION_MODEL.with_suffix(".json").read_text())
+    model = copy_without_card(FASHION_MODEL, tmp_path / "with_background.tflite")
+    card = bundled_card_for(model, FASHION_MODEL)
     card["background_class"] = "Bag"
     model.with_suffix(".json").write_text(json.dumps(card))
     live = LiveClassifier(Classifier(model), LiveOptions(smooth=0.0, threshold=0.0))
