@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast test-tflite pi-smoke lint clean model accurate photo
+.PHONY: demo test test-fast test-tflite pi-smoke redteam lint clean model accurate photo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ test-tflite:
 	@if $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
 		echo "test-tflite SKIPPED: tflite-runtime has no wheel for Python 3.12+"; \
 	else $(MAKE) $(TFLITE_VENV)/.installed && $(TFLITE_VENV)/bin/pytest -q -p no:cacheprovider; fi
+
+## redteam: the worst hostile inputs (decode bombs, eight parallel uploads, a 1 GB memory limit,
+## 1000 slow kept-alive connections, writes out of their folder): no traceback, peak RSS under
+## 300 MB, nothing written outside the named folder; about 40 s
+redteam: $(VENV)/.all-installed
+	$(BIN)/python benchmarks/redteam.py
 
 ## pi-smoke: the edge commands on an emulated Raspberry Pi 4 (aarch64, Bookworm), both runtimes
 pi-smoke: $(VENV)/.all-installed

@@ -50,10 +50,8 @@ def stderr_said() -> Iterator[list[str]]:
         os.dup2(saved, 2)
         os.close(saved)
         os.set_blocking(read_end, False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             said.append(os.read(read_end, 65536).decode("utf-8", "replace"))
-        except BlockingIOError:
-            pass
         os.close(read_end)
 
 
