@@ -145,7 +145,10 @@ def test_a_choice_reaches_the_stage_as_its_string(tmp_path):
     from conftest import ROOT
 
     image = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
-    result = run_cli("classify", str(image), "--backend", "litert", "--json")
+    from edgeclf.edge.runtime.backends import load_backend
+
+    installed = load_backend(None).name  # litert here, tflite-runtime in the fallback venv
+    result = run_cli("classify", str(image), "--backend", installed, "--json")
     assert result.returncode == 0, result.stderr
     wrong = run_cli("classify", str(image), "--backend", "litrt")
     assert wrong.returncode == 2 and "'litrt' is not one of" in wrong.stderr

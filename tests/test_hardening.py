@@ -10,7 +10,7 @@ import pytest
 from edgeclf.edge.errors import InputImageError
 from edgeclf.edge.images import FULL_DECODE_PIXELS, decode_image
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, needs_schema, run_cli
 
 PHOTO = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
 
@@ -276,6 +276,7 @@ def test_bench_checks_its_reference_and_no_garment_folder_before_the_accuracy_pa
     assert "no images in the folder" in one_line(result)
 
 
+@needs_schema
 def test_a_class_folder_named_in_latin_1_teaches_and_plots(tmp_path):
     """`caf\\xe9/` from an old camera or a Windows share: split, taught, named, drawn."""
     import os
