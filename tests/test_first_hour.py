@@ -213,3 +213,22 @@ def test_the_bundled_models_copied_alone_keep_their_classes_and_recipe(tmp_path)
             for out in (copied, with_card)
         ]
         assert answers[0] == answers[1] and len(answers[0]) == 40
+
+
+def test_the_labels_are_where_standard_tflite_metadata_readers_look():
+    """TFLite's own metadata: a ModelMetadata flatbuffer (identifier M001) in the buffer named
+    TFLITE_METADATA, and labels.txt in the zip appended to the model, as the populator writes
+    them. (tflite-support's MetadataDisplayer reads both; checked by hand, it is not a dependency.)"""
+    import io
+    import zipfile
+
+    from edgeclf.edge.runtime.metadata import read_metadata
+
+    for name in ("photo_int8", "fashion_int8"):
+        data = (ROOT / "models" / f"{name}.tflite").read_bytes()
+        metadata = read_metadata(data, "TFLITE_METADATA")
+        assert metadata is not None and metadata[4:8] == b"M001"
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            labels = archive.read("labels.txt").decode().splitlines()
+        card = json.loads((ROOT / "models" / f"{name}.json").read_text())
+        assert labels == card["classes"]

@@ -226,6 +226,11 @@ def test_a_taught_model_copied_alone_keeps_its_class_names(taught, tmp_path):
     assert result.returncode == 0, result.stderr
     labels = {json.loads(line)["label"] for line in result.stdout.splitlines()}
     assert labels <= {"shoes", "tops", "trousers"} and "no model card" not in result.stderr
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(alone.read_bytes())) as archive:  # TFLite's standard place
+        assert archive.read("labels.txt").decode().split() == ["shoes", "tops", "trousers"]
     card = json.loads(out.with_suffix(".json").read_text())
     card["classes"] = ["boots", "tops", "trousers"]  # a sidecar that disagrees with the model
     alone.with_suffix(".json").write_text(json.dumps(card))

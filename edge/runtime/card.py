@@ -195,9 +195,12 @@ class ModelCard(NamedTuple):
     def carried_by(self, model_bytes: bytes) -> tuple[bytes, ModelCard]:
         """The model with this card inside it, and the card beside it (hash and size of those
         very bytes)."""
-        from .model_file import with_metadata  # the schema: only where a model is written
+        from .model_file import with_metadata, with_standard_labels  # only where a model is written
 
         carrying = with_metadata(model_bytes, EMBEDDED_CARD, self.embedded())
+        carrying = with_standard_labels(
+            carrying, "edgeclf garment classifier", self.contract.describe(), self.classes
+        )
         return carrying, self._replace(sha256=sha256_of(carrying), size_bytes=len(carrying))
 
     @classmethod
