@@ -104,7 +104,8 @@ def write_new(target: Path, data) -> Path:
     except OSError as exc:  # a full disk: this file is not saved, and nothing half-written stays
         raise WriteError(f"cannot save {target}: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # its folder may be a file: nothing was made there
+            tmp.unlink(missing_ok=True)
     raise EdgeclfError(f"no free file name beside {target}")
 
 

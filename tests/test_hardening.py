@@ -366,3 +366,13 @@ def test_a_jpeg_whose_image_data_ends_early_is_refused_not_guessed():
     cut = jpeg[: scan + (len(jpeg) - scan) // 3] + b"\xff\xd9"  # an end marker, data missing
     with pytest.raises(InputImageError, match="corrupt JPEG"):
         decode_image(cut)
+
+
+def test_a_class_folder_replaced_by_a_file_is_a_write_error_not_a_crash(tmp_path):
+    """serve answers 507 for a WriteError; an OSError from the clean-up once hid it (a 500)."""
+    from edgeclf.edge.atomic import write_new
+    from edgeclf.edge.errors import WriteError
+
+    (tmp_path / "jeans").write_text("not a folder")
+    with pytest.raises(WriteError, match="cannot save"):
+        write_new(tmp_path / "jeans" / "a.jpg", b"jpeg")
