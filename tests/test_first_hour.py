@@ -232,3 +232,13 @@ def test_the_labels_are_where_standard_tflite_metadata_readers_look():
             labels = archive.read("labels.txt").decode().splitlines()
         card = json.loads((ROOT / "models" / f"{name}.json").read_text())
         assert labels == card["classes"]
+
+
+@needs_train
+def test_train_refuses_rows_whose_image_is_missing_before_any_work(tmp_path):
+    """bench and teach skip such rows with a note; a model is trained on what it was given."""
+    folder = copy_photos(tmp_path, "lost-photo,9,Shirt,False\n")
+    out = tmp_path / "run"
+    stderr = one_line(run_cli("train", "--photos", str(folder), "--epochs", "1", "-o", str(out)))
+    assert "1 image(s) named in" in stderr and "looked for lost-photo.jpg" in stderr
+    assert not out.exists()

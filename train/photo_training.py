@@ -17,6 +17,7 @@ from ..edge.datasets.photo_data import (
     split_indices,
 )
 from ..edge.datasets.photoset import (
+    LABELS_CSV,
     PhotoSet,
     group_split,
     label_sets,
@@ -157,6 +158,12 @@ def prepare_photo_data(cfg, contract: InputContract):
     root = Path(cfg.photos)
     method = split_method(cfg)
     photos = load_photos(root, contract.classes, mapping_for(contract.classes))
+    if photos.missing:  # a model is trained on the data it was given, or not at all
+        raise DataError(
+            f"{len(photos.missing)} image(s) named in {root / LABELS_CSV} are not in "
+            f"{photos.missing[0].parent}/ (looked for {photos.missing[0].name}): copy them, or "
+            "remove their rows"
+        )
     photos.print_notes()
     train_idx, val_idx, sittings = split_indices(photos, cfg.val_fraction, cfg.seed, method)
     train_set, val_set = photos.subset(train_idx), photos.subset(val_idx)

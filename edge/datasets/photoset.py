@@ -74,6 +74,7 @@ class PhotoSet:
     allowed: np.ndarray  # (N, classes) bool: the set of right answers per photo
     skipped: Counter = field(default_factory=Counter)  # labels with no class, and their counts
     notes: tuple[str, ...] = ()  # what was set aside when the folder was read, one line each
+    missing: tuple[Path, ...] = ()  # labels.csv rows whose image is not there
 
     def __len__(self) -> int:
         return len(self.items)
@@ -258,7 +259,8 @@ def load_photos(
     if not kept:
         raise DataError(f"{root}: no photo has a label that maps to the model's classes")
     notes = tuple(set_aside_notes(listing))
-    return PhotoSet(Path(root), kept, tuple(classes), allowed[has_class], skipped, notes)
+    missing = tuple(listing.missing)
+    return PhotoSet(Path(root), kept, tuple(classes), allowed[has_class], skipped, notes, missing)
 
 
 def group_split(
