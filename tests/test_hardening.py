@@ -295,6 +295,11 @@ def test_a_class_folder_named_in_latin_1_teaches_and_plots(tmp_path):
     result = run_cli("teach", str(tmp_path / "shop"), "-o", str(out), env=env)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert json.loads(out.with_suffix(".json").read_text())["classes"] == [latin.name, "tea"]
+    long_name = tmp_path / "shop" / ("L" * 250)  # a folder name the file system took is one
+    latin.rename(long_name)
+    result = run_cli("teach", str(tmp_path / "shop"), "-o", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["classes"] == [long_name.name, "tea"]
     assert shown(latin.name) == "café"
     classes = (latin.name, "tea")
     confusion_matrix(np.array([0, 1]), np.array([0, 0]), tmp_path / "c.png", classes)
