@@ -150,6 +150,7 @@ def test_labels_rows_that_climb_out_or_are_short_are_refused_by_line(tmp_path):
         ("../../etc/passwd,9,Shirt,False\n", "line 42: image '../../etc/passwd' must name a file"),
         ("/etc/hostname,9,Shirt,False\n", "line 42: image '/etc/hostname' must name a file"),
         ("short-row,9\n", "line 42: 2 of 4 columns"),
+        ("nul\x00byte,9,Shirt,False\n", "line 42: a NUL byte (is it a text file?)"),
     ):
         folder = copy_photos(tmp_path / str(len(says) + len(row)), row)
         for command in (bench_photos(folder), run_cli("teach", str(folder), "--classes",
@@ -166,7 +167,7 @@ def test_an_image_listed_twice_counts_once(tmp_path):
     result = bench_photos(folder)
     assert (
         result.returncode == 0
-        and "1 row(s) of labels.csv name an image listed before" in result.stderr
+        and "1 duplicate row(s) in labels.csv (an image listed twice)" in result.stderr
     )
     report = run_cli(
         "bench", "--images", str(folder), "--runs", "10", "--json", str(tmp_path / "b.json")

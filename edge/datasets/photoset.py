@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import sys
 from collections import Counter
@@ -134,7 +135,11 @@ def _from_csv(root: Path) -> Listing:
     path = root / LABELS_CSV
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
+            text = f.read()
+        if "\0" in text:
+            line = text[: text.index("\0")].count("\n") + 1
+            raise DataError(f"{path} line {line}: a NUL byte (is it a text file?)")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path}: {first_line(exc)}") from None
     header = [h.strip() for h in rows[0]] if rows else []
@@ -183,8 +188,8 @@ def set_aside_notes(listing: Listing) -> list[str]:
         )
     if listing.repeated:
         notes.append(
-            f"{len(listing.repeated)} row(s) of {LABELS_CSV} name an image listed before; the "
-            f"first row counts: {', '.join(p.name for p in listing.repeated[:3])}"
+            f"{len(listing.repeated)} duplicate row(s) in {LABELS_CSV} (an image listed twice); "
+            f"its first row counts: {', '.join(p.name for p in listing.repeated[:3])}"
         )
     note = skipped_note(listing.not_images)
     return notes + ([note] if note else [])
