@@ -381,3 +381,23 @@ def test_a_class_folder_replaced_by_a_file_is_a_write_error_not_a_crash(tmp_path
     (tmp_path / "jeans").write_text("not a folder")
     with pytest.raises(WriteError, match="cannot save"):
         write_new(tmp_path / "jeans" / "a.jpg", b"jpeg")
+
+
+def test_a_truncated_video_plays_what_it_has_without_ffmpegs_own_lines(tmp_path):
+    """A camera's file cut short (a full card, a pulled cable): the frames that are there, and no
+    '[mjpeg @ 0x...] overread' lines from FFmpeg around edgeclf's own."""
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    rng = np.random.default_rng(0)
+    photo = cv2.resize(cv2.imread(str(PHOTO)), (160, 120))
+    for i in range(30):
+        frame = np.full((240, 320, 3), 210, np.uint8)
+        frame[60:180, 80 + i % 10 : 240 + i % 10] = photo
+        writer.write(frame + rng.integers(0, 6, frame.shape, dtype=np.uint8))
+    writer.release()
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2 + 1234])  # mid-frame
+    result = run_cli("camera", "--source", str(cut), "--headless", "--max-frames", "40")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) >= 5, result.stderr
+    assert " @ 0x" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
