@@ -333,7 +333,8 @@ def main() -> int:
         images = worst_images(work / "images")
         classify_each(images)
         serve_uploads(images)
-        slow_connections()
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        slow_connections(min(1000, soft - 64))  # what this script itself may hold open
         box = work / "box"
         shutil.rmtree(box, ignore_errors=True)
         box.mkdir()
