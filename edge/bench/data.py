@@ -11,7 +11,7 @@ import numpy as np
 
 from ..datasets.fashion_mnist import load_subset
 from ..datasets.photo_data import photo_arrays, split_indices
-from ..datasets.photoset import MOST_MISSING, load_photos, mapping_for
+from ..datasets.photoset import MOST_MISSING, first_few, load_photos, mapping_for
 from ..datasets.synthetic import render_photo
 from ..errors import EdgeclfError
 from ..metrics import one_hot
@@ -82,8 +82,10 @@ def photo_data(clf: Classifier, opts: BenchOptions) -> BenchData:
             "a score without them would mislead"
         )
     if unread:
-        shown = ", ".join(unread[:3]) + (", ..." if len(unread) > 3 else "")
-        print(f"note: {len(unread)} unreadable photo(s) not scored: {shown}", file=sys.stderr)
+        print(
+            f"note: {len(unread)} unreadable photo(s) not scored: {first_few(unread)}",
+            file=sys.stderr,
+        )
     readable = [item for item, ok in zip(photos.items, arrays.readable, strict=True) if ok]
     rows = tuple(sorted({item.label for item in readable}))
     row_index = np.array([rows.index(item.label) for item in readable])

@@ -129,7 +129,7 @@ def benchmark(
     ref = None
     if reference is not None:  # loaded and checked before the accuracy pass, not after it
         ref = Classifier(reference, backend=opts.backend, threads=opts.threads[0])
-        if ref.contract[:3] != clf.contract[:3] or ref.labels != clf.labels:
+        if ref.contract.describe() != clf.contract.describe() or ref.labels != clf.labels:
             raise EdgeclfError(
                 f"--reference {ref.name} sees {ref.contract.describe()}, {clf.name} sees "
                 f"{clf.contract.describe()}: agreement needs two models of one input and classes"

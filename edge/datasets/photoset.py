@@ -176,20 +176,24 @@ def _from_csv(root: Path) -> Listing:
     return Listing(items, missing, [], tuple(repeated))
 
 
+def first_few(names: Sequence[str], shown: int = 3) -> str:
+    """'a.jpg, b.jpg, c.jpg, ...': enough names to find the files, one line however many."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
 def set_aside_notes(listing: Listing) -> list[str]:
     """One line each for the rows with no image and the files that are not images."""
     notes = []
     if listing.missing:
-        shown = ", ".join(p.name for p in listing.missing[:3])
-        more = ", ..." if len(listing.missing) > 3 else ""
         notes.append(
             f"{len(listing.missing)} image(s) named in {LABELS_CSV} are not in "
-            f"{listing.missing[0].parent}/ and were skipped: {shown}{more}"
+            f"{listing.missing[0].parent}/ and were skipped: "
+            f"{first_few([p.name for p in listing.missing])}"
         )
     if listing.repeated:
         notes.append(
             f"{len(listing.repeated)} duplicate row(s) in {LABELS_CSV} (an image listed twice); "
-            f"its first row counts: {', '.join(p.name for p in listing.repeated[:3])}"
+            f"its first row counts: {first_few([p.name for p in listing.repeated])}"
         )
     note = skipped_note(listing.not_images)
     return notes + ([note] if note else [])
