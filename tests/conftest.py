@@ -67,6 +67,13 @@ def run_cli(
     )
 
 
+def one_line(result) -> str:
+    """A refusal as the brief asks: a non-zero exit and one line on stderr, no traceback."""
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
 def copy_without_card(model: Path, to: Path) -> Path:
     """A copy of a bundled model with the card inside it renamed away (the bytes keep their
     length): a model as `convert` made it before cards were embedded."""

@@ -7,15 +7,9 @@ import pytest
 
 from edgeclf.edge.runtime.classifier import PHOTO_MODEL
 
-from conftest import ROOT, needs_train, run_cli
+from conftest import ROOT, needs_train, one_line, run_cli
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
-
-
-def one_line(result) -> str:
-    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    return result.stderr
 
 
 def test_classify_with_a_keras_model_points_to_convert():

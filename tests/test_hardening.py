@@ -10,9 +10,10 @@ import pytest
 from edgeclf.edge.errors import InputImageError
 from edgeclf.edge.images import FULL_DECODE_PIXELS, decode_image
 
-from conftest import ROOT, needs_schema, run_cli
+from conftest import ROOT, needs_schema, one_line, run_cli
 
-PHOTO = next((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+PHOTO = next((PHOTOS / "images").glob("*.jpg"))
 
 
 def test_a_large_16_bit_rgba_png_decodes_to_8_bit_colour_at_a_bounded_size():
@@ -78,14 +79,6 @@ def test_the_cli_and_serve_answer_a_motion_photo(tmp_path):
 
 
 # --- outputs ------------------------------------------------------------------------------------
-
-PHOTOS = ROOT / "tests" / "fixtures" / "photos"
-
-
-def one_line(result) -> str:
-    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    return result.stderr
 
 
 def audit_folder(tmp_path):
