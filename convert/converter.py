@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from ..edge import __version__
-from ..edge.atomic import check_writable_file, write_bytes, write_text
+from ..edge.atomic import write_bytes, write_text
 from ..edge.datasets.photoset import set_correct
 from ..edge.errors import EdgeclfError, ModelError, first_line
 from ..edge.quiet import captured_fds, quiet_tensorflow
-from ..edge.runtime.card import ModelCard, card_path
+from ..edge.runtime.card import ModelCard, card_path, check_model_output
 from ..edge.runtime.classes import NUM_CLASSES
 from ..edge.runtime.classifier import Classifier
 from ..edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
@@ -240,10 +240,7 @@ def run(model_path: Path, out: Path | None, opts: ConvertOptions) -> dict:
     from .report import print_report
 
     out = out or model_path.with_name(f"{model_path.stem}_{opts.mode}.tflite")
-    if card_path(out) == out:
-        raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
-    for target in (out, card_path(out)):
-        check_writable_file(target, "-o", inputs=[model_path])
+    check_model_output(out, inputs=[model_path])
     report = convert(model_path, out, opts)
     print_report(report, out)
     return report

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..errors import ModelError, first_line
+from ..errors import EdgeclfError, ModelError, first_line
 from .classes import CLASS_NAMES
 from .contract import FASHION_MNIST, LEGACY_RECIPES, PHOTO, RECIPES, InputContract
 from .metadata import EMBEDDED_CARD, read_metadata
@@ -43,6 +44,17 @@ REPORT_KEYS = (
 def card_path(model_path: Path) -> Path:
     """`MODEL.tflite` -> `MODEL.json`."""
     return model_path.with_suffix(".json")
+
+
+def check_model_output(out: Path, inputs: Iterable[Path] = ()) -> None:
+    """Before any work: a model and its card can both be written at `-o out`, and neither
+    replaces one of the command's `inputs` (what `convert` and `teach` write)."""
+    from ..atomic import check_writable_file
+
+    if card_path(out) == out:
+        raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
+    for target in (out, card_path(out)):
+        check_writable_file(target, "-o", inputs=inputs)
 
 
 def training_card_path(keras_path: Path) -> Path:

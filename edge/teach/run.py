@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..atomic import check_writable_file, write_bytes, write_text
+from ..atomic import write_bytes, write_text
 from ..datasets.class_folders import (
     check_background,
     check_class_count,
@@ -28,7 +28,7 @@ from ..datasets.photo_data import own_classes_split, split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SittingSplit
 from ..errors import EdgeclfError, InputImageError, ModelError
-from ..runtime.card import ModelCard, PhotoSplit, card_path
+from ..runtime.card import ModelCard, PhotoSplit, card_path, check_model_output
 from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO, InputContract
@@ -124,10 +124,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     out = opts.out
     if out.resolve() == base.path.resolve():
         raise EdgeclfError(f"-o {out} is the base model; write the new model elsewhere")
-    for target, option in ((out, "-o"), (card_path(out), "-o")):
-        check_writable_file(target, option)
-    if card_path(out) == out:
-        raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
+    check_model_output(out)
     schema()  # where it is missing, say so before reading any photo
     photos = load_photos(opts.folder, names, None)
     photos.print_notes()
