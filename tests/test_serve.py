@@ -25,6 +25,9 @@ from conftest import needs_schema
 from photos import make_variant
 
 TOKEN = "s3cret-token"
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
+)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -240,9 +243,7 @@ def test_concurrent_viewers_and_uploads_share_one_pipeline(server, test_split):
     assert process.memory_info().rss - rss_before < 60 * 2**20
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
-)
+@needs_chromium
 def test_browser_shows_stream_label_and_upload(server, tmp_path, test_split):
     from playwright.sync_api import sync_playwright
 
@@ -279,6 +280,7 @@ def green_pixels(jpeg: bytes) -> int:
     return int((np.abs(image - GREEN).sum(-1) < 60).sum())
 
 
+@needs_chromium
 def test_a_phone_sees_the_overlay_drawn_in_html_not_burned_in(server):
     """At 390 px wide the burned-in overlay is ~5 px text: the page asks for bare frames and draws
     the region and its label itself, at a size a phone can read."""
@@ -349,9 +351,6 @@ def test_without_collect_there_is_no_capture(server):
     assert httpx.post(base + "/api/collect/jeans").status_code in (404, 405)
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
-)
 @contextlib.contextmanager
 def collect_page(base: str):
     """Chromium on serve's page, its collect panel shown."""
@@ -368,6 +367,7 @@ def collect_page(base: str):
             browser.close()
 
 
+@needs_chromium
 def test_browser_picks_a_class_and_captures(collecting):
     base, folder = collecting
     with collect_page(base) as page:
@@ -719,9 +719,7 @@ def test_captured_images_list_delete_and_add_a_class(collecting):
 
 
 @needs_schema
-@pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed here"
-)
+@needs_chromium
 def test_browser_learns_two_classes_and_the_stream_follows(collecting):
     base, folder = collecting
     with collect_page(base) as page:
