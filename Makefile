@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast test-tflite pi-smoke redteam lint clean model accurate photo
+.PHONY: demo test test-fast test-tflite pi-smoke redteam lint clean model accurate photo bank
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,11 @@ photo: $(VENV)/.all-installed
 	$(BIN)/edgeclf convert models/photo.keras --int8 -o models/photo_int8.tflite
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images $(PHOTOS) --split val \
 		--threads 1,2 --json models/photo_bench.json --plot models/photo_bench.png
+	$(MAKE) bank
+
+## bank: the feature bank beside the photo model that teach --keep-classes needs (50 training photos per class)
+bank: $(VENV)/.edge-installed
+	$(BIN)/python -m edgeclf.edge.teach.bank $(PHOTOS) --base models/photo_int8.tflite
 
 lint: $(VENV)/.all-installed
 	$(BIN)/ruff check --fix .

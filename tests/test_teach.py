@@ -244,3 +244,86 @@ def test_a_model_with_no_card_at_all_says_its_names_are_guessed(tmp_path):
     result = run_cli("classify", str(PHOTOS / "images"), "--json", "--model", str(bare))
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stderr.count("has no model card") == 1 and "guessed" in result.stderr
+
+
+# --- --keep-classes: new classes beside the base's ten --------------------------------------------
+
+NEW_CLASSES = ROOT / "tests" / "fixtures" / "new-classes"  # 12 hats, shorts and skirts each (CC0)
+
+
+def probabilities(model: Classifier, paths: list[Path]) -> np.ndarray:
+    from edgeclf.edge.images import read_image
+
+    return np.array([model.predict(model.view(read_image(p)))[0] for p in paths])
+
+
+def top1(model: Classifier, paths: list[Path]) -> np.ndarray:
+    return probabilities(model, paths).argmax(1)
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    """Hats, shorts and skirts taught beside the bundled model's classes, one sitting each."""
+    tmp = tmp_path_factory.mktemp("keep")
+    folder = tmp / "collected"
+    for c, name in enumerate(("hat", "shorts", "skirt")):
+        (folder / name).mkdir(parents=True)
+        for i, photo in enumerate(sorted((NEW_CLASSES / name).glob("*.jpg"))):
+            shutil.copy(photo, folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg")
+    out = tmp / "kept_int8.tflite"
+    cache = {"EDGECLF_CACHE": str(tmp / "cache")}
+    result = run_cli("teach", str(folder), "-o", str(out), "--keep-classes", env=cache)
+    return folder, out, result
+
+
+@needs_schema
+def test_keep_classes_adds_new_classes_and_keeps_the_base_answers(kept):
+    folder, out, result = kept
+    assert result.returncode == 0, result.stderr
+    base = Classifier(PHOTO_MODEL)
+    model = Classifier(out)
+    assert model.contract.classes == (*base.contract.classes, "hat", "shorts", "skirt")
+    # The 40 committed photos of base classes: the base's answers stand.
+    photos = sorted((PHOTOS / "images").glob("*.jpg"))
+    same = (top1(model, photos) == top1(base, photos)).mean()
+    assert same >= 0.95, same
+    probs = probabilities(model, photos)
+    new_mass = probs[:, 10:].sum(1)  # lowered new-class biases: little doubt moves to them
+    assert (probs.argmax(1) < 10).all() and new_mass.mean() < 0.025, new_mass.mean()
+    # The taught photos: each goes to its new class.
+    for c, name in enumerate(("hat", "shorts", "skirt"), start=10):
+        right = (top1(model, sorted((folder / name).glob("*.jpg"))) == c).mean()
+        assert right >= 0.75, (name, right)
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert "classes kept" in card["quantization"]["head"]
+    assert set(card["class_counts"]) == {"hat", "shorts", "skirt"}
+    assert "kept" in result.stdout
+
+
+@needs_schema
+def test_keep_classes_refuses_a_base_class_or_a_base_without_bank(kept, tmp_path):
+    folder, _, _ = kept
+    (folder.parent / "again" / "Dress").mkdir(parents=True)
+    for photo in sorted((folder / "hat").glob("*.jpg"))[:3]:
+        shutil.copy(photo, folder.parent / "again" / "Dress" / photo.name)
+    for name in ("hat", "shorts"):
+        shutil.copytree(folder / name, folder.parent / "again" / name)
+    refused = run_cli(
+        "teach", str(folder.parent / "again"), "-o", str(tmp_path / "x.tflite"), "--keep-classes"
+    )
+    assert refused.returncode == 1 and "Dress: already a class" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    bare = tmp_path / "bare.tflite"  # the bundled model and its card, without the bank
+    shutil.copy(PHOTO_MODEL, bare)
+    shutil.copy(PHOTO_MODEL.with_suffix(".json"), bare.with_suffix(".json"))
+    no_bank = run_cli(
+        "teach",
+        str(folder),
+        "-o",
+        str(tmp_path / "y.tflite"),
+        "--keep-classes",
+        "--base",
+        str(bare),
+    )
+    assert no_bank.returncode == 1 and "bare.bank.npz" in no_bank.stderr
+    assert len(no_bank.stderr.strip().splitlines()) == 1 and not (tmp_path / "y.tflite").exists()

@@ -357,6 +357,13 @@ def teach(
     ] = 0.15,
     seed: Annotated[int, typer.Option(help="Seed of the validation split.")] = 0,
     per_class: PerClassOption = None,
+    keep_classes: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the base's classes and add the folders' classes after them (the base's "
+            "photos come from the feature bank beside it)."
+        ),
+    ] = False,
     backend: BackendOption = None,
     threads: ThreadsOption = None,
 ) -> None:
@@ -377,6 +384,7 @@ def teach(
         backend,
         threads,
         per_class,
+        keep_classes,
     )
     with progress_bar("reading features") as advance:
         result = run_teach(opts, advance)

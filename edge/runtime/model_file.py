@@ -103,6 +103,23 @@ def features_model(model_bytes: bytes) -> tuple[bytes, Head]:
     return _pack(model), head
 
 
+def dense_weights(model_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The last dense layer as float weights (classes, width) and biases, dequantized: what
+    `teach --keep-classes` keeps of the base."""
+    model = read(model_bytes)
+    head = find_head(model)
+    graph = model.subgraphs[0]
+
+    def values(index: int, dtype) -> np.ndarray:
+        tensor = graph.tensors[index]
+        data = np.frombuffer(bytes(model.buffers[tensor.buffer].data), dtype)
+        scales = np.asarray(tensor.quantization.scale, np.float32)
+        data = data.reshape(tuple(tensor.shape)).astype(np.float32)
+        return data * (scales[:, None] if data.ndim == 2 else scales)
+
+    return values(head.weights, np.int8), values(head.bias, np.int32)
+
+
 class Int8Head(NamedTuple):
     """A dense layer's weights as TFLite runs them: per-class int8 weights, int32 biases."""
 

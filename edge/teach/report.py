@@ -18,7 +18,7 @@ def warnings(result: TeachResult) -> list[str]:
             f"validation accuracy {result.int8_accuracy:.0%} is near chance ({chance:.0%}): "
             "the classes may look alike to the model; collect more varied photos"
         )
-    unvalidated = [c.name for c in result.classes if not c.val]
+    unvalidated = [c.name for c in result.classes if not c.val and not c.kept]
     if unvalidated:
         out.append(
             f"no validation photo for {', '.join(unvalidated)}: its accuracy is unknown "
@@ -32,13 +32,19 @@ def print_result(result: TeachResult) -> None:
 
     from ..console import console
 
-    table = Table(title=f"Taught {len(result.classes)} classes in {result.seconds:.1f} s")
-    for column in ("class", "train", "validation", "right (int8)"):
+    kept = sum(c.kept for c in result.classes)
+    table = Table(title=f"Taught {len(result.classes) - kept} classes in {result.seconds:.1f} s")
+    for column in ("class", "train", "validation", "right (int8)"):  # kept: train = bank photos
         table.add_column(column, justify="left" if column == "class" else "right")
     for c in result.classes:
-        right = "-" if c.val_accuracy is None else f"{c.val_accuracy:.0%}"
+        right = "kept" if c.kept else "-" if c.val_accuracy is None else f"{c.val_accuracy:.0%}"
         table.add_row(c.name, str(c.train), str(c.val), right)
     console.print(table)
+    if kept:
+        console.print(
+            f"kept: the base's {kept} classes, as they were (train: their photos in its feature "
+            "bank); validation is of the new classes"
+        )
     if result.int8_accuracy is not None:
         console.print(
             f"validation: float head {result.float_accuracy:.2%}, int8 model "

@@ -32,8 +32,9 @@ from ..runtime.card import ModelCard, PhotoSplit, card_path, check_model_output
 from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO, InputContract
-from ..runtime.model_file import quantize_head, schema, with_head
+from ..runtime.model_file import dense_weights, quantize_head, schema, with_head
 from . import head as heads
+from .bank import FeatureBank, load_bank
 from .features import FeatureReader
 
 
@@ -48,6 +49,7 @@ class TeachOptions(NamedTuple):
     backend: str | None = None
     threads: int | None = None
     per_class: int | None = None  # at most this many training photos per class (curves)
+    keep_classes: bool = False  # the base's classes stay, the new ones are added after them
 
 
 class ClassResult(NamedTuple):
@@ -55,6 +57,7 @@ class ClassResult(NamedTuple):
     train: int
     val: int
     val_accuracy: float | None  # the int8 model's, on this class's validation photos
+    kept: bool = False  # a base class kept by --keep-classes (train: its photos in the bank)
 
 
 class TeachResult(NamedTuple):
@@ -104,6 +107,17 @@ def load_base(opts: TeachOptions) -> Classifier:
     return base
 
 
+def check_new_names(names: list[str], base: Classifier) -> None:
+    """With --keep-classes, the folders name new classes only."""
+    kept = {name.casefold() for name in base.contract.classes}
+    again = [name for name in names if name.casefold() in kept]
+    if again:
+        raise EdgeclfError(
+            f"{', '.join(again)}: already a class of {base.path.name}; with --keep-classes, "
+            "collect only classes it does not have"
+        )
+
+
 def check_split(photos: PhotoSet, train: np.ndarray) -> None:
     """Refuse a class with no training photo, before any work."""
     labels = photos.allowed.argmax(1)
@@ -126,6 +140,10 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         raise EdgeclfError(f"-o {out} is the base model; write the new model elsewhere")
     check_model_output(out)
     schema()  # where it is missing, say so before reading any photo
+    bank = None
+    if opts.keep_classes:
+        check_new_names(names, base)
+        bank = load_bank(base)
     photos = load_photos(opts.folder, names, None)
     photos.print_notes()
     method = own_classes_split(opts.folder)
@@ -156,21 +174,29 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     train_x = features[train_idx].reshape(-1, reader.width)
     train_y = np.repeat(labels[train_idx], 2)
     val_x, val_y = features[val_idx, 0], labels[val_idx]
-    head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names))
-    int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(train_x))
+    if bank is None:
+        head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names))
+        seen, kept = train_x, ()
+    else:
+        head = keeping_head(base, bank, train_x, train_y, len(names))
+        seen, kept = np.concatenate([bank.features, train_x]), base.contract.classes
+    int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(seen))
     model_bytes = with_head(base.content, int8)
 
+    labels, val_y = labels + len(kept), val_y + len(kept)  # new classes come after kept ones
     float_top = head.logits(val_x).argmax(axis=1)
-    contract = base.contract._replace(classes=tuple(names), background=opts.background_class)
+    contract = base.contract._replace(classes=(*kept, *names), background=opts.background_class)
     check = verify(model_bytes, base, contract, float_top, photos, val_idx, val_y)
     per_class = tuple(
+        ClassResult(name, bank.per_class.get(name, 0), 0, None, kept=True) for name in kept
+    ) + tuple(
         ClassResult(
             name,
             int((labels[train_idx] == c).sum()),
             int((val_y == c).sum()),
             float(check.right[val_y == c].mean()) if (val_y == c).any() else None,
         )
-        for c, name in enumerate(names)
+        for c, name in enumerate(names, start=len(kept))
     )
     result = TeachResult(
         out=out,
@@ -186,11 +212,20 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         split=method,
         optimistic=split.optimistic if split else (),
     )
-    card = teach_card(base, contract, opts, method, photos, train_idx, model_bytes, check, result)
+    card = teach_card(base, contract, opts, method, model_bytes, check, result)
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
     write_text(card_path(out), card.to_json())
     return result._replace(seconds=round(time.perf_counter() - started, 2))
+
+
+def keeping_head(
+    base: Classifier, bank: FeatureBank, train_x: np.ndarray, train_y: np.ndarray, classes: int
+) -> heads.SoftmaxHead:
+    """The base's own last layer, with rows for the new classes fitted against its bank."""
+    weights, bias = dense_weights(base.content)
+    kept = heads.SoftmaxHead(weights, bias, heads.DEFAULT_L2)
+    return heads.fit_keeping(kept, bank.features, train_x, train_y, classes)
 
 
 def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, seed: int):
@@ -248,8 +283,6 @@ def teach_card(
     contract: InputContract,
     opts: TeachOptions,
     method: str,
-    photos: PhotoSet,
-    train_idx: np.ndarray,
     model_bytes: bytes,
     check: Check,
     result: TeachResult,
@@ -257,16 +290,14 @@ def teach_card(
     """The new model's card: its classes, the base's recipe, the split and what was checked."""
     from .. import __version__
 
-    labels = photos.allowed.argmax(1)
+    kept = [c.name for c in result.classes if c.kept]
     card = ModelCard(
         contract,
         validation=PhotoSplit(str(opts.folder), opts.val_fraction, opts.seed, None, method),
-        class_counts={
-            n: int((labels[train_idx] == c).sum()) for c, n in enumerate(contract.classes)
-        },
+        class_counts={c.name: c.train for c in result.classes if not c.kept},
     )
     accuracy = {
-        "split": f"validation photos ({method} split)",
+        "split": f"validation photos ({method} split)" + (" of the new classes" if kept else ""),
         "images": sum(c.val for c in result.classes),
         "float_accuracy": result.float_accuracy,
         "tflite_accuracy": result.int8_accuracy,
@@ -283,7 +314,8 @@ def teach_card(
             "mode": "int8",
             "io": "int8",
             "per_channel_weights": True,
-            "head": f"softmax regression in NumPy (L2 {result.l2:g}), on {base.path.name}'s features",
+            "head": f"softmax regression in NumPy (L2 {result.l2:g}), on {base.path.name}'s features"
+            + (f"; its {len(kept)} classes kept as they were" if kept else ""),
         },
         accuracy=accuracy,
         also_verified=[],
