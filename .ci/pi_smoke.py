@@ -255,11 +255,24 @@ def shop_folder(cache: Path) -> Path:
     return folder
 
 
+def new_classes_folder(cache: Path) -> Path:
+    """Hats, shorts and skirts (committed photos), one sitting each, for --keep-classes."""
+    folder = cache / "new-classes"
+    shutil.rmtree(folder, ignore_errors=True)
+    for c, name in enumerate(("hat", "shorts", "skirt")):
+        (folder / name).mkdir(parents=True)
+        photos = sorted((ROOT / "tests" / "fixtures" / "new-classes" / name).glob("*.jpg"))
+        for i, photo in enumerate(photos):
+            shutil.copy(photo, folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg")
+    return folder
+
+
 def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, Path], str]]]:
     """(name, edgeclf arguments, check) for each step; a check returns its detail or raises."""
     photos = ROOT / "tests" / "fixtures" / "photos"
     shop = video.parent / "shop"
     taught = video.parent / "shop.tflite"  # taught with LiteRT, then run by both runtimes
+    new_classes, kept = video.parent / "new-classes", video.parent / "kept.tflite"
 
     def help_check(stdout: str, _: Path) -> str:
         assert "classify" in stdout and "camera" in stdout, "commands missing from --help"
@@ -285,6 +298,10 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
     def teach_check(stdout: str, _: Path) -> str:
         assert "Taught 3 classes" in stdout, "no teach table"
         return stdout.split("Taught 3 classes in ", 1)[1].split()[0] + " s of teaching"
+
+    def kept_check(stdout: str, _: Path) -> str:
+        assert "kept: the base's 10 classes" in stdout, "no kept classes"
+        return stdout.split("Taught 3 classes in ", 1)[1].split()[0] + " s, 13 classes"
 
     def taught_check(stdout: str, _: Path) -> str:
         rows = [json.loads(line) for line in stdout.splitlines()]
@@ -320,6 +337,11 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
             bench_check,
         ),  # fmt: skip
         ("teach (LiteRT)", ["teach", str(shop), "-o", str(taught)], teach_check),
+        (
+            "teach --keep-classes (LiteRT)",
+            ["teach", str(new_classes), "-o", str(kept), "--keep-classes"],
+            kept_check,
+        ),  # fmt: skip
         (
             "classify taught model",
             ["classify", str(shop), "--json", "--model", str(taught)],
@@ -425,6 +447,7 @@ def main() -> int:
         return 0
     video = demo_video(cache)
     shop_folder(cache)
+    new_classes_folder(cache)
     results: list[Step] = []
     for backend in targets:
         log(f"running the steps on emulated aarch64 with {backend}")
