@@ -327,3 +327,44 @@ def test_keep_classes_refuses_a_base_class_or_a_base_without_bank(kept, tmp_path
     )
     assert no_bank.returncode == 1 and "bare.bank.npz" in no_bank.stderr
     assert len(no_bank.stderr.strip().splitlines()) == 1 and not (tmp_path / "y.tflite").exists()
+
+
+def test_the_bank_takes_each_photo_once_single_class_labels_first():
+    from edgeclf.edge.teach.bank import pick_per_class
+
+    allowed = np.array([[1, 1], [1, 0], [1, 1], [0, 1], [1, 0]], bool)  # sets and singles
+    chosen, owner = pick_per_class(allowed, 2, np.random.default_rng(0))
+    assert sorted(chosen[owner == 0]) == [1, 4]  # class 0 alone, before the two-class labels
+    assert 3 in chosen[owner == 1]
+    chosen, owner = pick_per_class(allowed, 3, np.random.default_rng(0))
+    assert sorted(chosen.tolist()) == [0, 1, 2, 3, 4]  # five photos, none taken twice
+
+
+@needs_schema
+def test_a_bank_belongs_to_the_model_it_was_built_for(tmp_path):
+    from edgeclf.edge.runtime.classifier import FASHION_MODEL
+    from edgeclf.edge.teach.bank import bank_path, build_bank, load_bank
+
+    base = tmp_path / "base.tflite"
+    shutil.copy(PHOTO_MODEL, base)
+    shutil.copy(PHOTO_MODEL.with_suffix(".json"), base.with_suffix(".json"))
+    photos = tmp_path / "photos"  # the committed photos, as if one sender on the training side
+    shutil.copytree(PHOTOS / "images", photos / "images")
+    with open(PHOTOS / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(photos / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "sender_id": "0"} for row in rows)
+    with pytest.raises(Exception, match="no readable photo"):
+        build_bank(PHOTOS, base)  # all held out: its senders were validation senders
+    written = build_bank(photos, base, per_class=2)
+    assert written == bank_path(base) == tmp_path / "base.bank.npz"
+    bank = load_bank(Classifier(base))
+    assert 0 < max(bank.per_class.values()) <= 2
+    assert bank.features.shape == (2 * sum(bank.per_class.values()), 160)  # and mirrored
+    other = tmp_path / "other.tflite"
+    shutil.copy(FASHION_MODEL, other)
+    shutil.copy(written, bank_path(other))
+    with pytest.raises(Exception, match="belongs to another model"):
+        load_bank(Classifier(other))

@@ -2,7 +2,7 @@
 so `teach --keep-classes` can add classes while the base's training photos stay on the desktop.
 
 Fifty training photos per base class, and their mirror images, as the int8 features the base's
-graph gives them: 144 KB for the bundled model. Rebuild it with `make bank` after retraining:
+graph gives them: 117 KB for the bundled model. Rebuild it with `make bank` after retraining:
 
     python -m edgeclf.edge.teach.bank PHOTOS [--base MODEL] [--per-class 50]
 """
@@ -74,7 +74,11 @@ def build_bank(
     reader = FeatureReader(base)
     found = list(reader.of_files([photos.items[i].path for i in chosen]))
     reader.save_cache()
-    readable = np.array([not isinstance(f, Exception) for f in found])
+    readable = np.array([not isinstance(f, Exception) for f in found], bool)
+    if not readable.any():
+        raise EdgeclfError(
+            f"{photos_root}: no readable photo of the base's classes on its training side"
+        )
     features = np.stack([np.stack(f) for f, ok in zip(found, readable, strict=True) if ok])
     raw = np.clip(np.round(features / reader.scale + reader.zero_point), -128, 127)
     out = bank_path(base.path)
@@ -115,7 +119,10 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--per-class", type=int, default=PER_CLASS)
     args = parser.parse_args()
-    out = build_bank(args.photos, args.base, args.per_class)
+    try:
+        out = build_bank(args.photos, args.base, args.per_class)
+    except EdgeclfError as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)")
 
 
