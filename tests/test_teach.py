@@ -368,3 +368,37 @@ def test_a_bank_belongs_to_the_model_it_was_built_for(tmp_path):
     shutil.copy(written, bank_path(other))
     with pytest.raises(Exception, match="belongs to another model"):
         load_bank(Classifier(other))
+
+
+@needs_schema
+def test_learning_live_keeps_the_base_classes_when_asked(kept, tmp_path, monkeypatch):
+    """serve's Learn button and the camera's `l` key, with --keep-classes: the swapped-in model
+    answers with the base's classes and the collected ones."""
+    from edgeclf.edge.live.collect import CollectOptions
+    from edgeclf.edge.live.learning import Learner
+
+    folder, _, _ = kept
+    shop = tmp_path / "shop"
+    shutil.copytree(folder, shop)
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
+    swapped: list[Classifier] = []
+    opts = CollectOptions.for_command(shop, None, keep_classes=True)
+    learner = Learner(shop, swapped.append, keep_classes=opts.keep_classes)
+    assert learner.run() is not None and learner.error is None
+    assert swapped[0].contract.classes[10:] == ("hat", "shorts", "skirt")
+    assert [c["kept"] for c in learner.status()["classes"]] == [True] * 10 + [False] * 3
+    refused = run_cli("camera", "--keep-classes", "--headless", "--source", "0")
+    assert refused.returncode == 1 and "go with --collect DIR" in refused.stderr
+
+
+@needs_schema
+def test_one_new_class_is_enough_beside_the_base_classes(kept, tmp_path):
+    folder, _, _ = kept
+    alone = tmp_path / "hats"
+    shutil.copytree(folder / "hat", alone / "hat")
+    out = tmp_path / "eleven.tflite"
+    refused = run_cli("teach", str(alone), "-o", str(out))  # alone, one class is not a model
+    assert refused.returncode == 1 and "teaching needs 2" in refused.stderr
+    result = run_cli("teach", str(alone), "-o", str(out), "--keep-classes")
+    assert result.returncode == 0, result.stderr
+    assert Classifier(out).contract.classes[10:] == ("hat",)

@@ -28,6 +28,7 @@ from .options import (
     FlipAverageOption,
     ImagesOption,
     IoType,
+    KeepClassesOption,
     LabelHeadOption,
     LabelOption,
     LiveArgs,
@@ -357,13 +358,7 @@ def teach(
     ] = 0.15,
     seed: Annotated[int, typer.Option(help="Seed of the validation split.")] = 0,
     per_class: PerClassOption = None,
-    keep_classes: Annotated[
-        bool,
-        typer.Option(
-            help="Keep the base's classes and add the folders' classes after them (the base's "
-            "photos come from the feature bank beside it)."
-        ),
-    ] = False,
+    keep_classes: KeepClassesOption = False,
     backend: BackendOption = None,
     threads: ThreadsOption = None,
 ) -> None:
@@ -427,6 +422,7 @@ def camera(
             min=1, help="With --label: save every Nth classified frame.", rich_help_panel=COLLECT
         ),
     ] = 5,
+    keep_classes: in_panel(KeepClassesOption, COLLECT) = False,
     loop: Annotated[
         bool,
         typer.Option(
@@ -447,7 +443,7 @@ def camera(
     from ..live.camera import CameraOptions, print_summary, run_camera
     from ..live.collect import CollectOptions
 
-    gather = CollectOptions.for_command(collect, classes, label, every)
+    gather = CollectOptions.for_command(collect, classes, label, every, keep_classes)
     opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
     live_opts = live.options(max_frames=max_frames, duration=duration, loop=loop, realtime=realtime)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
@@ -475,6 +471,7 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
     collect: ServeCollectOption = None,
     classes: ServeClassesOption = None,
+    keep_classes: KeepClassesOption = False,
 ) -> None:
     """Serve the live view and a classification API to a browser ('serve' extra).
 
@@ -485,7 +482,7 @@ def serve(
     from ..live.collect import CollectOptions
     from ..serve.app import serve as run_server
 
-    gather = CollectOptions.for_command(collect, classes)
+    gather = CollectOptions.for_command(collect, classes, keep_classes=keep_classes)
     if gather and live.source == "none":
         raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
     live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None

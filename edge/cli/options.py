@@ -191,6 +191,13 @@ CollectOption = Annotated[
         "--label headless; l learns them into DIR.tflite)."
     ),
 ]
+KeepClassesOption = Annotated[
+    bool,
+    typer.Option(
+        help="Keep the base model's classes and add the collected ones after them (the base's "
+        "photos come from the feature bank beside it)."
+    ),
+]
 ServeCollectOption = Annotated[
     Path | None,
     typer.Option(

@@ -13,9 +13,10 @@ MIN_CLASSES, MAX_CLASSES = 2, 100
 FEW_PHOTOS = 20  # below this per class, say that more photos would help
 
 
-def class_folders(root: Path) -> list[str]:
+def class_folders(root: Path, minimum: int = MIN_CLASSES) -> list[str]:
     """The class folders of `root` (`root/<class>/*.jpg`), sorted. Their names are folder names
-    already (a 250-character one too): only names people type are held to `check_class_name`."""
+    already (a 250-character one too): only names people type are held to `check_class_name`.
+    `minimum` is 1 where the classes join a base's own (`teach --keep-classes`)."""
     if not root.is_dir():
         raise EdgeclfError(f"{root}: not a folder")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -25,14 +26,14 @@ def class_folders(root: Path) -> list[str]:
             f"{root} {holds} no class folders: put each class in its own subfolder "
             f"({root}/<class>/*.jpg)"
         )
-    check_class_count(names, f"{root} has")
+    check_class_count(names, f"{root} has", minimum)
     return names
 
 
-def check_class_count(names: Sequence[str], where: str) -> None:
-    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+def check_class_count(names: Sequence[str], where: str, minimum: int = MIN_CLASSES) -> None:
+    if not minimum <= len(names) <= MAX_CLASSES:
         raise EdgeclfError(
-            f"{where} {len(names)} class(es); teaching needs {MIN_CLASSES} to {MAX_CLASSES}"
+            f"{where} {len(names)} class(es); teaching needs {minimum} to {MAX_CLASSES}"
         )
 
 

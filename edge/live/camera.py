@@ -104,7 +104,11 @@ class Window:
         self, live: LiveClassifier, snapshot_dir: Path, collector: Collector | None = None
     ) -> None:
         self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
-        self.learner = Learner(collector.opts.folder, live.swap) if collector else None
+        self.learner = (
+            Learner(collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes)
+            if collector
+            else None
+        )
 
     @staticmethod
     def available() -> bool:

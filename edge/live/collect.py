@@ -28,17 +28,24 @@ class CollectOptions:
     classes: tuple[str, ...] = ()
     label: str | None = None  # headless: save every `every`-th frame under this class
     every: int = 5
+    keep_classes: bool = False  # learning adds the folder's classes to the base model's
 
     @classmethod
     def for_command(
-        cls, folder: Path | None, classes: str | None, label: str | None = None, every: int = 5
+        cls,
+        folder: Path | None,
+        classes: str | None,
+        label: str | None = None,
+        every: int = 5,
+        keep_classes: bool = False,
     ) -> CollectOptions | None:
         """The options `camera` and `serve` take; None when not collecting."""
-        if (classes or label) and not folder:
-            raise EdgeclfError("--classes and --label go with --collect DIR")
+        if (classes or label or keep_classes) and not folder:
+            raise EdgeclfError("--classes, --label and --keep-classes go with --collect DIR")
         if label is not None:
             check_class_name(label, "--label")  # a folder under DIR, never a path out of it
-        return cls(folder, parse_classes(classes or ""), label, every) if folder else None
+        chosen = parse_classes(classes or "")
+        return cls(folder, chosen, label, every, keep_classes) if folder else None
 
 
 class Collector:

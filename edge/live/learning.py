@@ -25,9 +25,14 @@ class Learner:
     """One learning run at a time from `folder`; `swap` receives each new model, loaded."""
 
     def __init__(
-        self, folder: Path, swap: Callable[[Classifier], None], background: str | None = None
+        self,
+        folder: Path,
+        swap: Callable[[Classifier], None],
+        background: str | None = None,
+        keep_classes: bool = False,
     ) -> None:
         self.folder, self.swap, self.background = folder, swap, background
+        self.keep_classes = keep_classes
         self.out = model_path_for(folder)
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
@@ -54,7 +59,12 @@ class Learner:
     def run(self) -> TeachResult | None:
         """Teach, load the result whole, then swap it in (also callable in the foreground)."""
         try:
-            opts = TeachOptions(self.folder, self.out, background_class=self.background)
+            opts = TeachOptions(
+                self.folder,
+                self.out,
+                background_class=self.background,
+                keep_classes=self.keep_classes,
+            )
             result = teach(opts, self.progress)
             self.swap(Classifier(self.out))
         except EdgeclfError as exc:  # said on the page or the terminal; the old model stays

@@ -66,7 +66,11 @@ def create_app(
         """The model in use now: a Learn swaps the live one; each request reads it once."""
         return live.clf if live else clf
 
-    learner = Learner(collector.opts.folder, live.swap) if live and collector else None
+    learner = (
+        Learner(collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes)
+        if live and collector
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

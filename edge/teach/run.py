@@ -18,6 +18,7 @@ import numpy as np
 
 from ..atomic import write_bytes, write_text
 from ..datasets.class_folders import (
+    MIN_CLASSES,
     check_background,
     check_class_count,
     class_folders,
@@ -84,18 +85,20 @@ class TeachResult(NamedTuple):
 
 
 def class_names(opts: TeachOptions) -> list[str]:
-    """The classes: `--classes` (labels.csv folders), else the class folders, checked once."""
+    """The classes: `--classes` (labels.csv folders), else the class folders, checked once. One
+    is enough beside a base's own (`--keep-classes`)."""
     folder = opts.folder
+    minimum = 1 if opts.keep_classes else MIN_CLASSES
     if opts.classes:
         if not folder.is_dir():
             raise EdgeclfError(f"{folder}: not a folder")
         names = list(parse_classes(opts.classes))
         check_labels(folder, names)
-        check_class_count(names, "--classes names")
+        check_class_count(names, "--classes names", minimum)
     elif (folder / "labels.csv").is_file():
         raise EdgeclfError(f"{folder} has a labels.csv: name the classes to learn with --classes")
     else:
-        names = class_folders(folder)
+        names = class_folders(folder, minimum)
     check_background(opts.background_class, names)
     return names
 
