@@ -5,7 +5,7 @@ sitting per class; scored on the senders the base held out (sender split, seed 0
 Prints the base classes' accuracy (a base photo taken for a new class is wrong) before and after,
 and the new classes' accuracy among all 13, for each draw of the new photos.
 
-    EDGECLF_CACHE=/tmp/c python benchmarks/keep_classes.py ../shared/data/clothing-photos [--per-class 50]
+    python benchmarks/keep_classes.py ../shared/data/clothing-photos [--per-class 50] [--draws 3]
 """
 
 from __future__ import annotations

@@ -50,8 +50,9 @@ def read_image_bytes(path: Path) -> bytes:
 
 # Decoded as they are (alpha on white, 16 bits) up to this size. Larger ones, and formats whose
 # size is not read from the header, decode straight to 8-bit colour (at 1/2, 1/4 or 1/8 scale
-# where the size is known; a JPEG shrunk by libjpeg as it decodes), then shrink to this size: the models see 64x64 at most, and a 1 GB Pi must survive
-# a 16-bit RGBA image under the pixel limit (1.3 GB decoded the old way).
+# where the size is known; a JPEG shrunk by libjpeg as it decodes), then shrink to this size: the
+# models see 64x64 at most, and a 1 GB Pi must survive a 16-bit RGBA image under the pixel limit
+# (1.3 GB decoded the old way).
 FULL_DECODE_PIXELS = 8_000_000
 MAX_TIFF_PIXELS = 24_000_000
 # What is read, by magic number; anything else (HEIC, Radiance HDR, EXR...) is refused unread.
