@@ -341,7 +341,8 @@ def test_the_bank_takes_each_photo_once_single_class_labels_first():
 
 
 @needs_schema
-def test_a_bank_belongs_to_the_model_it_was_built_for(tmp_path):
+def test_a_bank_belongs_to_the_model_it_was_built_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
     from edgeclf.edge.runtime.classifier import FASHION_MODEL
     from edgeclf.edge.teach.bank import bank_path, build_bank, load_bank
 
