@@ -72,14 +72,13 @@ def build_bank(
     chosen, owner = pick_per_class(photos.allowed[train_idx], per_class, rng)
     chosen = train_idx[chosen]
     reader = FeatureReader(base)
-    found = list(reader.of_files([photos.items[i].path for i in chosen]))
-    reader.save_cache()
-    readable = np.array([not isinstance(f, Exception) for f in found], bool)
+    table = reader.read_all([photos.items[i].path for i in chosen])
+    readable = table.readable
     if not readable.any():
         raise EdgeclfError(
             f"{photos_root}: no readable photo of the base's classes on its training side"
         )
-    features = np.stack([np.stack(f) for f, ok in zip(found, readable, strict=True) if ok])
+    features = table.features[readable]
     raw = np.clip(np.round(features / reader.scale + reader.zero_point), -128, 127)
     out = bank_path(base.path)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:

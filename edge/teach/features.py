@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,6 +35,14 @@ class Features(NamedTuple):
 
     plain: np.ndarray
     mirrored: np.ndarray
+
+
+class FeatureTable(NamedTuple):
+    """The features of a list of photos, in order."""
+
+    features: np.ndarray  # (n, 2, width) float32: each photo and its mirror image (zeros if unread)
+    readable: np.ndarray  # (n,) bool
+    unreadable: tuple[str, ...]  # "path: why" for each photo that could not be read
 
 
 class FeatureReader:
@@ -104,3 +112,22 @@ class FeatureReader:
                 yield self.of_bytes(read_image_bytes(path))
             except InputImageError as exc:
                 yield exc
+
+    def read_all(
+        self, paths: list[Path], progress: Callable[[int, int], None] | None = None
+    ) -> FeatureTable:
+        """All the files' features (`progress(done, total)` told as they come), then the cache
+        written once."""
+        features = np.zeros((len(paths), 2, self.width), np.float32)
+        readable = np.ones(len(paths), bool)
+        unreadable = []
+        for i, found in enumerate(self.of_files(paths)):
+            if isinstance(found, InputImageError):
+                readable[i] = False
+                unreadable.append(f"{paths[i]}: {found}")
+            else:
+                features[i] = np.stack(found)
+            if progress:
+                progress(i + 1, len(paths))
+        self.save_cache()
+        return FeatureTable(features, readable, tuple(unreadable))

@@ -28,7 +28,7 @@ from ..datasets.class_folders import (
 from ..datasets.photo_data import own_classes_split, split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SittingSplit
-from ..errors import EdgeclfError, InputImageError, ModelError
+from ..errors import EdgeclfError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path, check_model_output
 from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
@@ -158,18 +158,8 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     print_split(names, labels, train_idx, val_idx, split)
 
     reader = FeatureReader(base)
-    features = np.zeros((len(photos), 2, reader.width), np.float32)
-    readable = np.ones(len(photos), bool)
-    unreadable = []
-    for i, found in enumerate(reader.of_files([item.path for item in photos.items])):
-        if isinstance(found, InputImageError):
-            readable[i] = False
-            unreadable.append(f"{photos.items[i].path}: {found}")
-        else:
-            features[i] = np.stack(found)
-        if progress:
-            progress(i + 1, len(photos))
-    reader.save_cache()
+    paths = [item.path for item in photos.items]
+    features, readable, unreadable = reader.read_all(paths, progress)
     train_idx, val_idx = train_idx[readable[train_idx]], val_idx[readable[val_idx]]
     check_split(photos, train_idx)
 
@@ -209,7 +199,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
         agreement=check.agreement,
         l2=head.l2,
         photos=int(readable.sum()),
-        unreadable=tuple(unreadable),
+        unreadable=unreadable,
         cached=int(readable.sum()) - reader.new,
         seconds=0.0,
         split=method,
