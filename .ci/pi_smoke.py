@@ -231,13 +231,20 @@ def demo_video(cache: Path) -> Path:
     return path
 
 
+def collected(folder: Path, photos: dict[str, list[Path]]) -> Path:
+    """Class folders of these photos, one sitting each, named as `camera --collect` names them."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for c, (name, members) in enumerate(photos.items()):
+        (folder / name).mkdir(parents=True)
+        for i, photo in enumerate(members):
+            shutil.copy(photo, folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg")
+    return folder
+
+
 def shop_folder(cache: Path) -> Path:
-    """Three classes of the committed photos, collected one sitting each and named as
-    `camera --collect` names them, for the teach step."""
+    """Three classes of the committed photos, for the teach step."""
     import csv
 
-    folder = cache / "shop"
-    shutil.rmtree(folder, ignore_errors=True)
     photos = ROOT / "tests" / "fixtures" / "photos"
     groups = {
         "tops": ("T-Shirt", "Polo", "Longsleeve"),
@@ -246,25 +253,18 @@ def shop_folder(cache: Path) -> Path:
     }
     with open(photos / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    for c, (name, labels) in enumerate(groups.items()):
-        (folder / name).mkdir(parents=True)
-        mine = [row for row in rows if row["label"] in labels]
-        for i, row in enumerate(mine):
-            target = folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg"
-            shutil.copy(photos / "images" / f"{row['image']}.jpg", target)
-    return folder
+    members = {
+        name: [photos / "images" / f"{row['image']}.jpg" for row in rows if row["label"] in labels]
+        for name, labels in groups.items()
+    }
+    return collected(cache / "shop", members)
 
 
 def new_classes_folder(cache: Path) -> Path:
-    """Hats, shorts and skirts (committed photos), one sitting each, for --keep-classes."""
-    folder = cache / "new-classes"
-    shutil.rmtree(folder, ignore_errors=True)
-    for c, name in enumerate(("hat", "shorts", "skirt")):
-        (folder / name).mkdir(parents=True)
-        photos = sorted((ROOT / "tests" / "fixtures" / "new-classes" / name).glob("*.jpg"))
-        for i, photo in enumerate(photos):
-            shutil.copy(photo, folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg")
-    return folder
+    """Hats, shorts and skirts (committed photos), for --keep-classes."""
+    new = ROOT / "tests" / "fixtures" / "new-classes"
+    names = ("hat", "shorts", "skirt")
+    return collected(cache / "new-classes", {n: sorted((new / n).glob("*.jpg")) for n in names})
 
 
 def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, Path], str]]]:

@@ -24,28 +24,25 @@ PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 GROUPS = {"tops": ("T-Shirt", "Polo", "Longsleeve"), "trousers": ("Pants",), "shoes": ("Shoes",)}
 
 
-def rows_by_class() -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {name: [] for name in GROUPS}
+def photos_by_class() -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {name: [] for name in GROUPS}
     with open(PHOTOS / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
             for name, labels in GROUPS.items():
                 if row["label"] in labels:
-                    found[name].append(row)
+                    found[name].append(PHOTOS / "images" / f"{row['image']}.jpg")
     return found
 
 
-def collected(tmp_path: Path, rows: dict[str, list[dict]], sittings: int = 1) -> Path:
+def collected(tmp_path: Path, photos: dict[str, list[Path]], sittings: int = 1) -> Path:
     """Class folders named as `camera --collect` names them: `<session>-<frame>.jpg`, each class
     collected in `sittings` sittings (one by default: one class at a time)."""
     folder = tmp_path / "shop"
-    for c, (name, members) in enumerate(rows.items()):
+    for c, (name, members) in enumerate(photos.items()):
         (folder / name).mkdir(parents=True)
-        for i, row in enumerate(members):
+        for i, photo in enumerate(members):
             session = f"2026120{c + 1}-09{i * sittings // len(members):02d}00"
-            shutil.copy(
-                PHOTOS / "images" / f"{row['image']}.jpg",
-                folder / name / f"{session}-{i * 5:06d}.jpg",
-            )
+            shutil.copy(photo, folder / name / f"{session}-{i * 5:06d}.jpg")
     return folder
 
 
@@ -94,8 +91,7 @@ def taught(tmp_path_factory):
     """`teach` on three classes collected one sitting each, the way every collect path gives them;
     TensorFlow and Keras made unimportable in the process that teaches."""
     tmp = tmp_path_factory.mktemp("teach")
-    rows = rows_by_class()
-    folder = collected(tmp, rows)
+    folder = collected(tmp, photos_by_class())
     out = tmp / "shop_int8.tflite"
     blocker = (
         "import sys\n"
@@ -265,11 +261,8 @@ def top1(model: Classifier, paths: list[Path]) -> np.ndarray:
 def kept(tmp_path_factory):
     """Hats, shorts and skirts taught beside the bundled model's classes, one sitting each."""
     tmp = tmp_path_factory.mktemp("keep")
-    folder = tmp / "collected"
-    for c, name in enumerate(("hat", "shorts", "skirt")):
-        (folder / name).mkdir(parents=True)
-        for i, photo in enumerate(sorted((NEW_CLASSES / name).glob("*.jpg"))):
-            shutil.copy(photo, folder / name / f"2026120{c + 1}-090000-{i * 5:06d}.jpg")
+    new = ("hat", "shorts", "skirt")
+    folder = collected(tmp, {name: sorted((NEW_CLASSES / name).glob("*.jpg")) for name in new})
     out = tmp / "kept_int8.tflite"
     cache = {"EDGECLF_CACHE": str(tmp / "cache")}
     result = run_cli("teach", str(folder), "-o", str(out), "--keep-classes", env=cache)
@@ -403,3 +396,16 @@ def test_one_new_class_is_enough_beside_the_base_classes(kept, tmp_path):
     result = run_cli("teach", str(alone), "-o", str(out), "--keep-classes")
     assert result.returncode == 0, result.stderr
     assert Classifier(out).contract.classes[10:] == ("hat",)
+
+
+@needs_schema
+def test_an_unreadable_photo_is_skipped_and_named(tmp_path):
+    folder = collected(tmp_path, photos_by_class())
+    (folder / "tops" / "20261201-090000-000001.jpg").write_bytes(b"\xff\xd8 not a photo")
+    total = sum(1 for _ in folder.rglob("*.jpg"))
+    cache = {"EDGECLF_CACHE": str(tmp_path / "cache")}
+    result = run_cli("teach", str(folder), "-o", str(tmp_path / "shop.tflite"), env=cache)
+    assert result.returncode == 0, result.stderr
+    assert f"{total - 1} photos (" in result.stdout  # the unreadable one is not counted
+    assert "skipped 1 unreadable photo(s), e.g." in result.stderr
+    assert "20261201-090000-000001.jpg" in result.stderr
