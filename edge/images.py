@@ -4,7 +4,7 @@ the command line's files, folders (recursive) and glob patterns into image paths
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -130,13 +130,40 @@ def decode_image(data: bytes) -> np.ndarray:
 
 def jpeg_through_end(data: bytes) -> bytes:
     """A JPEG up to its end-of-image marker. Phones append data after it (a motion photo's MP4,
-    editors' trailers): that is not truncation. The marker cannot occur inside the scan data
-    (a 0xFF there is always followed by 0x00), so the first one after the first scan is the end."""
-    scan = data.find(b"\xff\xda", 2)
+    an MPF second image, editors' trailers): that is not truncation. The main image's first scan
+    is found by walking the segments by their lengths, so a thumbnail inside an APP1 Exif segment
+    (which has scans and an end marker of its own) never ends the image. The marker cannot occur
+    inside scan data (a 0xFF there is always followed by 0x00), so the first one after the main
+    image's first scan is its end."""
+    scan = next((at for marker, at, _ in jpeg_segments(data) if marker == 0xDA), -1)
     end = data.find(b"\xff\xd9", scan) if scan > 0 else -1
     if end < 0:
         raise InputImageError("truncated JPEG (no end-of-image marker)")
     return data[: end + 2]
+
+
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, offset, length) of each segment from SOI to the first start of scan, walked by
+    the segments' own lengths: APPn (Exif, ICC, XMP, MPF), COM, DQT, DHT, SOFn... Stops at the
+    first SOS (yielded), or quietly where the structure breaks."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return
+        yield marker, i, length
+        if marker == 0xDA:
+            return
+        i += 2 + length
 
 
 def reduced_flag(pixels: int) -> int:
@@ -227,24 +254,13 @@ def _webp_size(data: bytes) -> tuple[int, int, int] | None:
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
-    """Walk the JPEG markers to the frame header (SOFn): height, width and components."""
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker in JPEG_SOF:
+    """The frame header (SOFn) of the main image: height, width and components."""
+    for marker, i, _ in jpeg_segments(data):
+        if marker in JPEG_SOF and i + 10 <= len(data):
             height = int.from_bytes(data[i + 5 : i + 7], "big")
             width = int.from_bytes(data[i + 7 : i + 9], "big")
             return width, height, max(1, data[i + 9])
-        if marker == 0xDA:  # start of scan without a frame header: not ours to judge
-            return None
-        i += 2 + length
-    return None
+    return None  # start of scan without a frame header, or a broken one: not ours to judge
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from edgeclf.edge.errors import InputImageError
 from edgeclf.edge.images import FULL_DECODE_PIXELS, decode_image
 
 from conftest import ROOT, needs_schema, one_line, run_cli
+from photos import phone_jpeg
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 PHOTO = next((PHOTOS / "images").glob("*.jpg"))
@@ -42,6 +43,52 @@ def test_a_motion_photo_classifies_like_the_jpeg_without_its_video():
     assert np.array_equal(decode_image(jpeg + video), decode_image(jpeg))
     with pytest.raises(InputImageError, match="truncated JPEG"):
         decode_image(jpeg[: len(jpeg) // 2])
+
+
+PHONE_JPEGS = {
+    "exif-thumbnail": {"thumbnail": True},
+    "icc-profile": {"thumbnail": False},
+    "mpf-second-image": {"thumbnail": False, "icc": False, "mpf": True},
+    "all-and-video": {"mpf": True, "video": True},
+}
+
+
+@pytest.mark.parametrize("kind", PHONE_JPEGS)
+def test_a_phone_jpeg_decodes_like_the_plain_jpeg(kind):
+    """An Exif thumbnail has its own scan and end marker inside APP1: they never end the image."""
+    jpeg = PHOTO.read_bytes()
+    phone = phone_jpeg(jpeg, **PHONE_JPEGS[kind])
+    assert cv2.imdecode(np.frombuffer(phone, np.uint8), cv2.IMREAD_COLOR) is not None
+    assert np.array_equal(decode_image(phone), decode_image(jpeg))
+    cut = (
+        phone[: len(phone) // 2]
+        if kind != "all-and-video"
+        else phone[: phone.index(b"ftypmp42") // 2]
+    )
+    with pytest.raises(InputImageError, match="truncated|corrupt"):
+        decode_image(cut)
+
+
+def test_the_cli_and_serve_answer_a_phone_jpeg(tmp_path):
+    phone = tmp_path / "IMG_20261206_101500.jpg"
+    phone.write_bytes(phone_jpeg(PHOTO.read_bytes(), mpf=True, video=True))
+    result = run_cli("classify", str(phone), str(PHOTO), "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stderr
+    assert rows[0]["label"] == rows[1]["label"] and rows[0]["top_k"] == rows[1]["top_k"]
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from edgeclf.edge.runtime.classifier import Classifier
+    from edgeclf.edge.serve.app import create_app
+
+    with TestClient(create_app(Classifier(), None)) as client:
+        answers = [
+            client.post("/classify", files={"file": ("p.jpg", data, "image/jpeg")})
+            for data in (phone.read_bytes(), PHOTO.read_bytes())
+        ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()["top_k"] == answers[1].json()["top_k"]
 
 
 @pytest.mark.parametrize(
