@@ -73,6 +73,44 @@ def test_several_sittings_hold_out_whole_sittings_and_keep_one_for_training():
         assert not split.optimistic
 
 
+def class_of_sittings(sizes: list[int], loose: int = 0) -> tuple[np.ndarray, np.ndarray, list]:
+    """One class: collect sittings of these sizes (named as collect names frames) and photos
+    dropped in by hand (each its own sitting)."""
+    groups, order = [], []
+    for s, size in enumerate(sizes):
+        groups += [f"a/2026120{s + 1}-090000"] * size
+        order += [f"2026120{s + 1}-090000-{i:06d}" for i in range(size)]
+    groups += [f"a/IMG_{i}.jpg" for i in range(loose)]
+    order += [f"IMG_{i}" for i in range(loose)]
+    return np.zeros(len(groups), int), np.array(groups), order
+
+
+@pytest.mark.parametrize(
+    ("sizes", "loose"), [([20], 1), ([20], 3), ([20, 3], 0), ([5, 5, 40], 0), ([10, 10], 0)]
+)
+def test_a_class_never_trains_on_fewer_photos_than_it_validates_over_every_seed(sizes, loose):
+    """One photo dropped in by hand beside a collected sitting used to be the whole training
+    side for about half of all seeds."""
+    labels, groups, order = class_of_sittings(sizes, loose)
+    total = len(labels)
+    for seed in range(200):
+        split = sitting_split(labels, groups, order, ("a",), 0.15, seed)
+        (c,) = split.classes
+        assert c.train + c.val == total and c.train >= total - round(0.15 * total) - 1
+        assert 1 <= c.val <= round(0.15 * total) + 1, (seed, c)
+        if c.by_time:  # no sitting fitted: the last frames in time, as for one sitting
+            assert sorted(split.val) == sorted(range(total), key=order.__getitem__)[-c.val :]
+        else:  # whole sittings: none on both sides
+            assert not set(groups[split.val]) & set(groups[split.train])
+
+
+def test_tiny_classes_validate_only_where_they_can():
+    for total, val in ((1, 0), (2, 1), (3, 1), (4, 2), (9, 4)):
+        labels, groups, order = class_of_sittings([total])
+        (c,) = sitting_split(labels, groups, order, ("a",), 0.5, 0).classes
+        assert (c.train, c.val) == (total - val, val)
+
+
 # --- the head and the int8 model --------------------------------------------------------------
 
 

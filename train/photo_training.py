@@ -248,6 +248,8 @@ def check_classes(
     if starved:
         raise DataError(f"no training photo for {', '.join(starved)}: every one went to validation")
     print(split_counts(list(per_class), trains, vals), flush=True)
+    if sittings:
+        print("\n".join(sittings.reasons()), flush=True)
     for line in (sittings.note() if sittings else None, few_photos_warning(per_class)):
         if line:
             print(line, file=sys.stderr)

@@ -155,7 +155,7 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     labels = photos.allowed.argmax(1)
     if opts.per_class:
         train_idx = at_most_per_class(train_idx, labels, opts.per_class, opts.seed)
-    print_split(names, labels, train_idx, val_idx, split)
+    print_split(names, labels, train_idx, val_idx, split, opts.val_fraction)
 
     reader = FeatureReader(base)
     paths = [item.path for item in photos.items]
@@ -318,13 +318,17 @@ def teach_card(
     )
 
 
-def print_split(names, labels, train_idx, val_idx, split: SittingSplit | None) -> None:
+def print_split(
+    names, labels, train_idx, val_idx, split: SittingSplit | None, val_fraction
+) -> None:
     trains = [int((labels[train_idx] == c).sum()) for c in range(len(names))]
     vals = [int((labels[val_idx] == c).sum()) for c in range(len(names))]
     print(split_counts(names, trains, vals), flush=True)
+    if split:
+        print("\n".join(split.reasons()), flush=True)
     notes = (
         split.note() if split else None,
-        few_photos_warning(dict(zip(names, trains, strict=True)), "training photos"),
+        few_photos_warning(dict(zip(names, trains, strict=True)), "training photos", val_fraction),
     )
     for line in notes:
         if line:
