@@ -14,7 +14,7 @@ from ..edge.atomic import write_bytes, write_text
 from ..edge.datasets.photoset import set_correct
 from ..edge.errors import EdgeclfError, ModelError, first_line
 from ..edge.quiet import captured_fds, quiet_tensorflow
-from ..edge.runtime.card import ModelCard, card_path, check_model_output
+from ..edge.runtime.card import ModelCard, card_sidecar, check_model_output, training_card_path
 from ..edge.runtime.classes import NUM_CLASSES
 from ..edge.runtime.classifier import Classifier
 from ..edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
@@ -231,16 +231,24 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
     tflite_bytes, card = card.carried_by(tflite_bytes)  # a copy alone keeps its classes
     report["model_bytes"] = len(tflite_bytes)
     write_bytes(out, tflite_bytes)
-    write_text(card_path(out), card.to_json())
+    if card_sidecar(out):
+        write_text(card_sidecar(out), card.to_json())
     return report
+
+
+def checked_output(model_path: Path, out: Path | None, opts: ConvertOptions) -> Path:
+    """Where the model goes (`MODEL_<mode>.tflite` by default), checked before TensorFlow loads:
+    a refusal costs a second, and neither the model nor its card replaces an input."""
+    out = out or model_path.with_name(f"{model_path.stem}_{opts.mode}.tflite")
+    check_model_output(out, inputs=[model_path, training_card_path(model_path)])
+    return out
 
 
 def run(model_path: Path, out: Path | None, opts: ConvertOptions) -> dict:
     """The whole command: check where the model goes, convert, verify, write, print the table."""
     from .report import print_report
 
-    out = out or model_path.with_name(f"{model_path.stem}_{opts.mode}.tflite")
-    check_model_output(out, inputs=[model_path])
+    out = checked_output(model_path, out, opts)
     report = convert(model_path, out, opts)
     print_report(report, out)
     return report

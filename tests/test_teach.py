@@ -215,13 +215,40 @@ def test_teach_refuses_in_one_line_before_any_work(tmp_path):
         (("teach", str(PHOTOS), "-o", str(tmp_path / "a.tflite")), "--classes"),
         (
             ("teach", str(PHOTOS), "--classes", "Pants,Shoes", "-o", str(PHOTO_MODEL)),
-            "is the base model",
+            "is an input of this command",
         ),
     ]
     for args, message in cases:
         result = run_cli(*args)
         assert result.returncode != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "a.tflite").exists()
+
+
+def base_beside_its_card_and_bank(folder: Path) -> Path:
+    """A copy of the bundled photo model with its card and bank, as a user's models/ holds them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("photo_int8.tflite", "photo_int8.json", "photo_int8.bank.npz"):
+        shutil.copy(ROOT / "models" / name, folder / name)
+    return folder / "photo_int8.tflite"
+
+
+def test_teach_never_writes_over_a_photo_the_base_its_card_or_its_bank(tmp_path):
+    from edgeclf.edge.errors import EdgeclfError
+    from edgeclf.edge.teach.run import TeachOptions, teach
+
+    folder = collected(tmp_path, {k: v[:4] for k, v in photos_by_class().items()})
+    base = base_beside_its_card_and_bank(tmp_path / "models")
+    photo = next((folder / "shoes").iterdir())
+    before = {
+        p: p.read_bytes() for p in [*folder.rglob("*"), *base.parent.iterdir()] if p.is_file()
+    }
+    for out in (photo, base, base.with_suffix(".v2"), base.with_name("photo_int8.bank.npz")):
+        for keep in (False, True):
+            opts = TeachOptions(folder=folder, out=out, base=base, keep_classes=keep)
+            with pytest.raises(EdgeclfError, match="input of this command"):
+                teach(opts)
+    after = {p: p.read_bytes() for p in [*folder.rglob("*"), *base.parent.iterdir()] if p.is_file()}
+    assert after == before
 
 
 @needs_schema

@@ -234,10 +234,11 @@ def convert(
 ) -> None:
     """Convert a Keras model to TFLite (float32 by default, or --int8/--fp16/--dynamic), verified."""
     options = dict(locals())
-    require("tensorflow", "train")
-    from ...convert.converter import ConvertOptions, run
+    from ...convert.converter import ConvertOptions, checked_output, run
 
     opts = ConvertOptions.for_command(int8, fp16, dynamic, **settings_for(ConvertOptions, options))
+    out = checked_output(model, out, opts)  # before TensorFlow loads: a refusal in a second
+    require("tensorflow", "train")
     run(model, out, opts)
 
 

@@ -48,13 +48,33 @@ def card_path(model_path: Path) -> Path:
 
 def check_model_output(out: Path, inputs: Iterable[Path] = ()) -> None:
     """Before any work: a model and its card can both be written at `-o out`, and neither
-    replaces one of the command's `inputs` (what `convert` and `teach` write)."""
-    from ..atomic import check_writable_file
+    replaces one of the command's `inputs` (photos, a base model, its card and its bank). A
+    stream (`-o /dev/null`, a pipe) takes the model alone: no card is written beside it."""
+    from ..atomic import check_writable_file, is_stream
 
+    inputs = list(inputs)
+    if is_stream(out):
+        check_writable_file(out, "-o", inputs=inputs)
+        return
     if card_path(out) == out:
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
-    for target in (out, card_path(out)):
-        check_writable_file(target, "-o", inputs=inputs)
+    check_writable_file(out, "-o", inputs=inputs)
+    try:
+        check_writable_file(card_path(out), "-o", inputs=inputs)
+    except EdgeclfError as exc:
+        if "is an input of this command" not in str(exc):
+            raise
+        raise EdgeclfError(
+            f"-o {out}: its card {card_path(out).name} would replace {card_path(out)}, an input "
+            "of this command; name the model differently"
+        ) from None
+
+
+def card_sidecar(out: Path) -> Path | None:
+    """Where the card is written beside a model at `out`: nowhere for a stream."""
+    from ..atomic import is_stream
+
+    return None if is_stream(out) else card_path(out)
 
 
 def training_card_path(keras_path: Path) -> Path:

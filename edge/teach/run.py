@@ -29,13 +29,13 @@ from ..datasets.photo_data import own_classes_split, split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SittingSplit
 from ..errors import EdgeclfError, ModelError
-from ..runtime.card import ModelCard, PhotoSplit, card_path, check_model_output
+from ..runtime.card import ModelCard, PhotoSplit, card_path, card_sidecar, check_model_output
 from ..runtime.classes import parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO, InputContract
 from ..runtime.model_file import dense_weights, quantize_head, schema, with_head
 from . import head as heads
-from .bank import FeatureBank, load_bank
+from .bank import FeatureBank, bank_path, load_bank
 from .features import FeatureReader
 
 
@@ -139,15 +139,13 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     names = class_names(opts)
     base = load_base(opts)
     out = opts.out
-    if out.resolve() == base.path.resolve():
-        raise EdgeclfError(f"-o {out} is the base model; write the new model elsewhere")
-    check_model_output(out)
+    photos = load_photos(opts.folder, names, None)
+    check_model_output(out, inputs=teach_inputs(base, photos))
     schema()  # where it is missing, say so before reading any photo
     bank = None
     if opts.keep_classes:
         check_new_names(names, base)
         bank = load_bank(base)
-    photos = load_photos(opts.folder, names, None)
     photos.print_notes()
     method = own_classes_split(opts.folder)
     train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
@@ -208,8 +206,16 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     card = teach_card(base, contract, opts, method, model_bytes, check, result)
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
-    write_text(card_path(out), card.to_json())
+    if card_sidecar(out):
+        write_text(card_sidecar(out), card.to_json())
     return result._replace(seconds=round(time.perf_counter() - started, 2))
+
+
+def teach_inputs(base: Classifier, photos: PhotoSet) -> list[Path]:
+    """What `-o` and its card must never replace: the photos, the base, its card and its bank."""
+    return [base.path, card_path(base.path), bank_path(base.path)] + [
+        item.path for item in photos.items
+    ]
 
 
 def keeping_head(
