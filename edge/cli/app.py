@@ -366,25 +366,25 @@ def teach(
     """Learn classes of your own on this device in seconds, without TensorFlow: a new head on the
     photo model's features, written as one int8 model with its card."""
     from ..teach.report import print_result
-    from ..teach.run import TeachOptions
+    from ..teach.run import TeachOptions, save
     from ..teach.run import teach as run_teach
 
     opts = TeachOptions(
-        folder,
-        out,
-        base,
-        classes,
-        background_class,
-        val_fraction,
-        seed,
-        backend,
-        threads,
-        per_class,
-        keep_classes,
+        folder=folder,
+        out=out,
+        base=base,
+        classes=classes,
+        background_class=background_class,
+        val_fraction=val_fraction,
+        seed=seed,
+        backend=backend,
+        threads=threads,
+        per_class=per_class,
+        keep_classes=keep_classes,
     )
-    with progress_bar("reading features") as advance:
-        result = run_teach(opts, advance)
-    print_result(result)
+    with progress_bar("reading photos") as advance:
+        taught = run_teach(opts, lambda stage, done, total: advance(done, total, stage))
+    print_result(taught.result, save(taught, out))
 
 
 @app.command()

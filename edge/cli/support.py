@@ -102,15 +102,15 @@ def only_the_command_run(app: typer.Typer, argv: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
-    """A transient bar on stderr for long work; yields `advance(done, total)`."""
+def progress_bar(what: str) -> Iterator[Callable[..., None]]:
+    """A transient bar on stderr for long work; yields `advance(done, total[, stage])`."""
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(what, total=None)
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def advance(done: int, total: int, stage: str | None = None) -> None:
+            progress.update(task, completed=done, total=total, description=stage or what)
 
         yield advance

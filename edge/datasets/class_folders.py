@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import EdgeclfError
 from ..images import is_image_path
+from ..runtime.classes import check_class_name, same_key_clashes
 from .sittings import holdout_size
 
 MIN_CLASSES, MAX_CLASSES = 2, 100
@@ -28,13 +29,33 @@ def class_folders(root: Path, minimum: int = MIN_CLASSES) -> list[str]:
             f"({root}/<class>/*.jpg)"
         )
     check_class_count(names, f"{root} has", minimum)
+    check_folder_names(root, names)
     return names
+
+
+def check_folder_names(root: Path, names: Sequence[str]) -> None:
+    """Each folder a class of its own, before any work: a name that is no usable class name (a
+    newline in it) and folders that fold to one class (`Jeans/` and `jeans/`) are refused."""
+    for name in names:
+        check_class_name(name, f"{root}/")
+    clashes = same_key_clashes(names)
+    if clashes:
+        pairs = "; ".join(" and ".join(f"{root / n}/" for n in group) for group in clashes)
+        raise EdgeclfError(
+            f"{pairs} would be one class (names are matched ignoring case and punctuation): "
+            "merge them into one folder, or rename one"
+        )
 
 
 def check_class_count(names: Sequence[str], where: str, minimum: int = MIN_CLASSES) -> None:
     if not minimum <= len(names) <= MAX_CLASSES:
+        hint = (
+            ": one class alone can join the base model's own with --keep-classes"
+            if len(names) == 1
+            else ""
+        )
         raise EdgeclfError(
-            f"{where} {len(names)} class(es); teaching needs {minimum} to {MAX_CLASSES}"
+            f"{where} {len(names)} class(es); teaching needs {minimum} to {MAX_CLASSES}{hint}"
         )
 
 

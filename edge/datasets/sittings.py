@@ -115,7 +115,7 @@ def class_holdout(
             held += sittings[sitting]
             taken += 1
     if held:
-        return held, False, f"{taken} whole sitting(s) of {len(sittings)} held out"
+        return held, False, f"{taken} of {len(sittings)} sittings held out whole"
     timed = sorted(members.tolist(), key=lambda i: order[i])
     what = "its one sitting" if len(sittings) == 1 else "its sittings (none fitted)"
     return timed[-size:], True, f"the last {size} frame(s) of {what} held out: optimistic"

@@ -16,6 +16,7 @@ import cv2
 from ..atomic import atomic_path, check_writable_file, write_text
 from ..errors import EdgeclfError
 from ..runtime.classifier import Classifier
+from ..teach.run import TeachResult
 from . import overlay
 from .collect import CollectOptions, Collector
 from .frame import FrameResult
@@ -109,6 +110,8 @@ class Window:
             if collector
             else None
         )
+        self.banner: tuple[list[str], float] | None = None
+        self.last = None  # the last frame shown, for the "learning..." banner
 
     @staticmethod
     def available() -> bool:
@@ -123,6 +126,9 @@ class Window:
         annotated = result.plot()
         if self.collector:
             annotated = overlay.with_counts(annotated, self.collector.lines())
+            self.last = annotated
+        if self.banner and time.monotonic() < self.banner[1]:
+            annotated = overlay.with_banner(annotated, self.banner[0])
         cv2.imshow(WINDOW, annotated)
         key = cv2.waitKey(1) & 0xFF
         label = self.collector.key_label(key) if self.collector else None
@@ -138,16 +144,30 @@ class Window:
             self.collector.save(result, label)
 
     def learn(self) -> None:
-        """Teach from the collect folder now (seconds; the window waits), then swap it in."""
+        """Teach from the collect folder now (seconds; the window waits), then swap it in. What
+        happened shows on the frame for a few seconds, and in the terminal."""
+        thin = {n: c for n, c in self.collector.counts.items() if c < MIN_LIVE_PHOTOS}
+        if thin:
+            counts = ", ".join(f"{n} {c}" for n, c in thin.items())
+            self.say([f"not learning: at least {MIN_LIVE_PHOTOS} photos of each class", counts])
+            return
         print(f"learning from {self.learner.folder} ...", file=sys.stderr, flush=True)
+        if self.last is not None:  # the window shows it while the fit runs
+            cv2.imshow(WINDOW, overlay.with_banner(self.last, ["learning..."], overlay.AMBER))
+            cv2.waitKey(1)
         result = self.learner.run()
         if result is None:
             print(f"cannot learn: {self.learner.error}", file=sys.stderr)
+            self.say(["cannot learn:", self.learner.error or ""])
             return
         from ..teach.report import print_result
 
-        print_result(result)
+        print_result(result, self.learner.written)
         print(f"now using {result.out}", file=sys.stderr)
+        self.say(learned_lines(result))
+
+    def say(self, lines: list[str]) -> None:
+        self.banner = (lines, time.monotonic() + BANNER_SECONDS)
 
     def snapshot(self, annotated, result: FrameResult) -> None:
         stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{result.frame}"
@@ -155,6 +175,22 @@ class Window:
             cv2.imwrite(str(tmp), annotated)
         write_text(self.snapshot_dir / f"{stem}.json", json.dumps(result.to_dict()))
         print(f"saved {self.snapshot_dir / stem}.png", file=sys.stderr)
+
+
+MIN_LIVE_PHOTOS = 5  # per class, before `l` learns: one photo a class learns nothing real
+BANNER_SECONDS = 6.0
+
+
+def learned_lines(result: TeachResult) -> list[str]:
+    """The banner after `l`: the classes, the held-out accuracy and the first caveat."""
+    new = ", ".join(result.new_classes)
+    among = f" among {len(result.classes)}" if len(result.new_classes) < len(result.classes) else ""
+    lines = [f"learned {new}{among}"]
+    if result.int8_accuracy is not None:
+        optimistic = " (optimistic: one sitting)" if result.optimistic else ""
+        lines.append(f"held-out accuracy {result.int8_accuracy:.0%}{optimistic}")
+    warnings = [line for line in result.notes if line.startswith("warning:")]
+    return lines + warnings[:1]
 
 
 def fit_into(image, size: tuple[int, int]):

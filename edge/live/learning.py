@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import EdgeclfError
 from ..runtime.classifier import Classifier
-from ..teach.run import TeachOptions, TeachResult, teach
+from ..teach.run import TeachOptions, TeachResult, save, teach
 
 
 def model_path_for(folder: Path) -> Path:
@@ -36,8 +36,9 @@ class Learner:
         self.out = model_path_for(folder)
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.done, self.total = 0, 0
+        self.stage, self.done, self.total = "", 0, 0
         self.result: TeachResult | None = None
+        self.written: tuple[Path, ...] = ()
         self.error: str | None = None
 
     @property
@@ -49,23 +50,25 @@ class Learner:
         with self.lock:
             if self.running:
                 raise EdgeclfError("already learning")
-            self.done, self.total, self.error = 0, 0, None
+            self.stage, self.done, self.total, self.error = "", 0, 0, None
             self.thread = threading.Thread(target=self.run, name="edgeclf-learn", daemon=True)
             self.thread.start()
 
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+    def progress(self, stage: str, done: int, total: int) -> None:
+        self.stage, self.done, self.total = stage, done, total
 
     def run(self) -> TeachResult | None:
-        """Teach, load the result whole, then swap it in (also callable in the foreground)."""
+        """Teach, write and load the result whole, then swap it in (also callable in the
+        foreground). Whatever goes wrong is said in `error`; the old model stays."""
         try:
             opts = TeachOptions(
-                self.folder,
-                self.out,
+                folder=self.folder,
+                out=self.out,
                 background_class=self.background,
                 keep_classes=self.keep_classes,
             )
-            result = teach(opts, self.progress)
+            taught = teach(opts, self.progress)
+            self.written = save(taught, self.out)
             self.swap(Classifier(self.out))
         except EdgeclfError as exc:  # said on the page or the terminal; the old model stays
             self.error = str(exc)
@@ -73,15 +76,22 @@ class Learner:
         except OSError as exc:
             self.error = f"cannot learn: {exc.strerror or exc}"
             return None
-        self.result = result
-        return result
+        except Exception as exc:  # noqa: BLE001 - a thread that dies silently says nothing
+            self.error = f"learning failed: {type(exc).__name__}: {exc}"
+            return None
+        self.result = taught.result
+        return taught.result
 
     def status(self) -> dict:
-        """What the page shows: running, progress, the per-class result or the error."""
+        """What the page shows: running, progress, the per-class result, its notes or the
+        error."""
         out: dict = {"running": self.running, "done": self.done, "total": self.total}
+        out["stage"] = self.stage
         out["error"] = self.error
         if self.result is not None:
             out["model"] = self.result.out.name
             out["classes"] = [c._asdict() for c in self.result.classes]
             out["accuracy"] = self.result.int8_accuracy
+            out["notes"] = list(self.result.notes)
+            out["optimistic"] = list(self.result.optimistic)
         return out

@@ -97,3 +97,14 @@ def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
         (width, _), _ = cv2.getTextSize(line, FONT, 0.55, 1)
         _text(out, line, (max(0, out.shape[1] - width - 12), 30 + 22 * i), 0.55, WHITE)
     return out
+
+
+def with_banner(frame: np.ndarray, lines: Sequence[str], colour=WHITE) -> np.ndarray:
+    """A copy with a message across the bottom of the frame, one line each, above the FPS line:
+    what `l` (learn) has to say, where the user is looking."""
+    out = frame.copy()
+    scale, step = 0.55, 22
+    bottom = out.shape[0] - 40
+    for i, line in enumerate(reversed(lines)):
+        _text(out, line, (10, bottom - step * i), scale, colour if i == len(lines) - 1 else WHITE)
+    return out

@@ -2,32 +2,25 @@
 
 The base model cut after its global average pooling (`model_file.features_model`) gives each
 photo's features, and those of its mirror image (a garment is the same garment mirrored: twice
-the training data for one more invoke). The cache is keyed by the bytes of each photo and the
-base model, so teaching again after collecting more costs about the new photos only.
+the training data for one more invoke). The cache (`feature_cache`) is keyed by the bytes of each
+photo and the base model, so teaching again after collecting more costs about the new photos only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import InputImageError
 from ..images import decode_image, read_image_bytes
 from ..quiet import captured_fds
 from ..runtime.classifier import Classifier
 from ..runtime.model_file import features_model
-
-
-def cache_dir() -> Path:
-    """`$EDGECLF_CACHE`, else the user's cache folder (`~/.cache/edgeclf`)."""
-    root = os.environ.get("EDGECLF_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(root) / "edgeclf" if root else Path.home() / ".cache" / "edgeclf"
+from .feature_cache import FeatureCache
 
 
 class Features(NamedTuple):
@@ -43,6 +36,7 @@ class FeatureTable(NamedTuple):
     features: np.ndarray  # (n, 2, width) float32: each photo and its mirror image (zeros if unread)
     readable: np.ndarray  # (n,) bool
     unreadable: tuple[str, ...]  # "path: why" for each photo that could not be read
+    notes: tuple[str, ...] = ()  # what the cache had to say, one line each
 
 
 class FeatureReader:
@@ -61,52 +55,38 @@ class FeatureReader:
         self.scale, self.zero_point = out["quantization"]
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.key = hashlib.sha256(base.content).hexdigest()[:16]
-        self.cache_path = cache_dir() / "features" / f"{self.key}.npz"
-        self.cache = self._load_cache()
+        self.cache = FeatureCache(self.key, self.width)
         self.new = 0
 
     @property
     def width(self) -> int:
         return self.head.width
 
-    def _load_cache(self) -> dict[str, np.ndarray]:
-        try:
-            with np.load(self.cache_path) as saved:
-                return {k: saved[k] for k in saved.files}
-        except (OSError, ValueError, EOFError):  # none yet, or unreadable: start afresh
-            return {}
-
-    def save_cache(self) -> None:
-        """Write the cache when it learned something (a read-only home just skips it)."""
-        if not self.new:
-            return
-        try:
-            with atomic_path(self.cache_path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, **self.cache)
-        except OSError:
-            pass
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        return (raw.astype(np.float32) - self.zero_point) * self.scale
 
     def _invoke(self, view: np.ndarray) -> np.ndarray:
+        """The int8 features of one view, as the graph gives them."""
         tensor = self.base.quantize(view[None])
         self.interpreter.set_tensor(self.input_index, tensor)
         self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self.output_index)[0].astype(np.float32)
-        return (raw - self.zero_point) * self.scale
+        return self.interpreter.get_tensor(self.output_index)[0].astype(np.int8)
 
     def of_bytes(self, data: bytes) -> Features:
         """The features of one encoded photo (`InputImageError` when it cannot be decoded)."""
-        key = hashlib.sha256(data).hexdigest()
-        if key in self.cache:
-            both = self.cache[key]
-            return Features(both[0], both[1])
-        view = self.base.view(decode_image(data))
-        both = np.stack([self._invoke(view), self._invoke(np.ascontiguousarray(view[:, ::-1]))])
-        self.cache[key] = both
-        self.new += 1
+        key = hashlib.sha256(data).digest()
+        raw = self.cache.get(key)
+        if raw is None:
+            view = self.base.view(decode_image(data))
+            raw = np.stack([self._invoke(view), self._invoke(np.ascontiguousarray(view[:, ::-1]))])
+            self.cache.put(key, raw)
+            self.new += 1
+        both = self.dequantize(raw)
         return Features(both[0], both[1])
 
     def of_files(self, paths: list[Path]) -> Iterator[Features | InputImageError]:
-        """Features of each file in turn; a file that cannot be read yields its error."""
+        """Features of each file in turn; a file that cannot be read (or vanished since it was
+        listed) yields its error."""
         for path in paths:
             try:
                 yield self.of_bytes(read_image_bytes(path))
@@ -117,17 +97,20 @@ class FeatureReader:
         self, paths: list[Path], progress: Callable[[int, int], None] | None = None
     ) -> FeatureTable:
         """All the files' features (`progress(done, total)` told as they come), then the cache
-        written once."""
+        written once: also when interrupted (Ctrl-C keeps what was read)."""
         features = np.zeros((len(paths), 2, self.width), np.float32)
         readable = np.ones(len(paths), bool)
         unreadable = []
-        for i, found in enumerate(self.of_files(paths)):
-            if isinstance(found, InputImageError):
-                readable[i] = False
-                unreadable.append(f"{paths[i]}: {found}")
-            else:
-                features[i] = np.stack(found)
-            if progress:
-                progress(i + 1, len(paths))
-        self.save_cache()
-        return FeatureTable(features, readable, tuple(unreadable))
+        try:
+            for i, found in enumerate(self.of_files(paths)):
+                if isinstance(found, InputImageError):
+                    readable[i] = False
+                    unreadable.append(f"{paths[i]}: {found}")
+                else:
+                    features[i] = np.stack(found)
+                if progress:
+                    progress(i + 1, len(paths))
+        finally:
+            saved = self.cache.save()
+        notes = tuple(line for line in (self.cache.damaged_note(), saved) if line)
+        return FeatureTable(features, readable, tuple(unreadable), notes)

@@ -8,9 +8,9 @@ layer. The result is one standard int8 `.tflite` with its card, checked against 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,14 +23,13 @@ from ..datasets.class_folders import (
     check_class_count,
     class_folders,
     few_photos_warning,
-    split_counts,
 )
 from ..datasets.photo_data import own_classes_split, split_indices
 from ..datasets.photoset import PhotoSet, check_labels, load_photos
 from ..datasets.sittings import SittingSplit
-from ..errors import EdgeclfError, ModelError
+from ..errors import EdgeclfError, InputImageError, ModelError
 from ..runtime.card import ModelCard, PhotoSplit, card_path, card_sidecar, check_model_output
-from ..runtime.classes import parse_classes
+from ..runtime.classes import did_you_mean, near_copy, parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO, InputContract
 from ..runtime.model_file import dense_weights, quantize_head, schema, with_head
@@ -38,10 +37,15 @@ from . import head as heads
 from .bank import FeatureBank, bank_path, load_bank
 from .features import FeatureReader
 
+Progress = Callable[[str, int, int], None]  # (stage, done, total): "reading photos", ...
 
-class TeachOptions(NamedTuple):
+
+@dataclass(frozen=True, kw_only=True)
+class TeachOptions:
+    """What to teach, built by keyword: `TeachOptions(folder=..., out=..., keep_classes=True)`."""
+
     folder: Path
-    out: Path
+    out: Path  # where the caller writes the model: checked before any work, named in the card
     base: Path | None = None
     classes: str | None = None  # with labels.csv; class folders name themselves
     background_class: str | None = None
@@ -59,6 +63,7 @@ class ClassResult(NamedTuple):
     val: int
     val_accuracy: float | None  # the int8 model's, on this class's validation photos
     kept: bool = False  # a base class kept by --keep-classes (train: its photos in the bank)
+    why: str = ""  # how its photos were split
 
 
 class TeachResult(NamedTuple):
@@ -76,12 +81,37 @@ class TeachResult(NamedTuple):
     seconds: float
     split: str
     optimistic: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # "note: ..." and "warning: ..." lines, for the user to read
 
     @property
     def drop_points(self) -> float | None:
+        """int8 minus float, in points: negative where int8 lost accuracy."""
         if self.float_accuracy is None or self.int8_accuracy is None:
             return None
-        return round(100 * (self.float_accuracy - self.int8_accuracy), 3)
+        return round(100 * (self.int8_accuracy - self.float_accuracy), 3)
+
+    @property
+    def new_classes(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes if not c.kept)
+
+
+class Taught(NamedTuple):
+    """A taught model as data: its bytes (card inside), its card, and what happened."""
+
+    model: bytes
+    card: ModelCard
+    result: TeachResult
+
+
+def save(taught: Taught, out: Path) -> tuple[Path, ...]:
+    """Write the model, then its card beside it (none beside a stream): what the CLI and the
+    live Learner call. The model first: a stale card never vouches for a new model."""
+    write_bytes(out, taught.model)
+    sidecar = card_sidecar(out)
+    if sidecar is None:
+        return (out,)
+    write_text(sidecar, taught.card.to_json())
+    return out, sidecar
 
 
 def class_names(opts: TeachOptions) -> list[str]:
@@ -111,65 +141,94 @@ def load_base(opts: TeachOptions) -> Classifier:
 
 
 def check_new_names(names: list[str], base: Classifier) -> None:
-    """With --keep-classes, the folders name new classes only."""
-    kept = {name.casefold() for name in base.contract.classes}
-    again = [name for name in names if name.casefold() in kept]
-    if again:
-        raise EdgeclfError(
-            f"{', '.join(again)}: already a class of {base.path.name}; with --keep-classes, "
-            "collect only classes it does not have"
-        )
+    """With --keep-classes, the folders name new classes only: a near-copy of a base class
+    (`t-shirt`, `trousers`, `Ankle  boot`) would split one garment in two."""
+    for name in names:
+        same = near_copy(name, base.contract.classes)
+        if same:
+            raise EdgeclfError(
+                f"{name}: already a class of {base.path.name} ({same}); with --keep-classes, "
+                "collect only classes it does not have"
+            )
 
 
-def check_split(photos: PhotoSet, train: np.ndarray) -> None:
-    """Refuse a class with no training photo, before any work."""
+def name_notes(names: list[str]) -> list[str]:
+    """'new class 'hta' (did you mean 'hat'?)' for a name one typo from another, once a pair."""
+    notes, said = [], set()
+    for name in names:
+        others = [n for n in names if frozenset((n, name)) not in said]
+        near = did_you_mean(name, others)  # base classes: near_copy refuses those
+        if near:
+            said.add(frozenset((near, name)))
+            notes.append(f"warning: new class {name!r} (did you mean {near!r}?)")
+    return notes
+
+
+def check_photos_per_class(photos: PhotoSet, names: list[str], unreadable: dict) -> None:
+    """Each class has a readable photo, or a one-line reason naming the folder and a file."""
     labels = photos.allowed.argmax(1)
-    counts = np.bincount(labels[train], minlength=len(photos.classes))
-    empty = [name for name, n in zip(photos.classes, counts, strict=True) if n == 0]
-    if empty:
-        raise EdgeclfError(
-            f"no training photo for {', '.join(empty)} (every photo went to validation): "
-            "collect more of it, or in another sitting"
-        )
+    counts = np.bincount(labels, minlength=len(names))
+    problems = []
+    for c, name in enumerate(names):
+        bad = unreadable.get(c, [])
+        if counts[c] == 0 and not bad:
+            problems.append(f"{name}/ is empty")
+        elif counts[c] == 0:
+            problems.append(f"{name}: no readable photo ({len(bad)} unreadable, e.g. {bad[0]})")
+    if problems:
+        raise EdgeclfError("; ".join(problems) + ": collect photos of it, or remove the folder")
 
 
-def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None) -> TeachResult:
-    """The whole run; `progress(done, total)` is told as features are read."""
+def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
+    """The whole run, as data: `progress(stage, done, total)` is told as photos are read, as
+    the head is fitted and as the int8 model is checked. Nothing is written."""
     started = time.perf_counter()
     names = class_names(opts)
     base = load_base(opts)
-    out = opts.out
     photos = load_photos(opts.folder, names, None)
-    check_model_output(out, inputs=teach_inputs(base, photos))
+    check_model_output(opts.out, inputs=teach_inputs(base, photos))
     schema()  # where it is missing, say so before reading any photo
     bank = None
     if opts.keep_classes:
         check_new_names(names, base)
         bank = load_bank(base)
-    photos.print_notes()
-    method = own_classes_split(opts.folder)
-    train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
-    check_split(photos, train_idx)
-    labels = photos.allowed.argmax(1)
-    if opts.per_class:
-        train_idx = at_most_per_class(train_idx, labels, opts.per_class, opts.seed)
-    print_split(names, labels, train_idx, val_idx, split, opts.val_fraction)
+    notes = [f"note: {line}" for line in photos.notes] + name_notes(names)
 
     reader = FeatureReader(base)
-    paths = [item.path for item in photos.items]
-    features, readable, unreadable = reader.read_all(paths, progress)
-    train_idx, val_idx = train_idx[readable[train_idx]], val_idx[readable[val_idx]]
-    check_split(photos, train_idx)
+    table = reader.read_all(
+        [item.path for item in photos.items],
+        (lambda done, total: progress("reading photos", done, total)) if progress else None,
+    )
+    notes += [f"note: {line}" for line in table.notes]
+    labels = photos.allowed.argmax(1)
+    unreadable_by_class: dict[int, list[str]] = {}
+    for i, line in zip(np.flatnonzero(~table.readable), table.unreadable, strict=True):
+        unreadable_by_class.setdefault(int(labels[i]), []).append(line)
+    readable = photos.subset(table.readable)
+    check_photos_per_class(readable, names, unreadable_by_class)
+    if table.unreadable:
+        notes.append(
+            f"warning: skipped {len(table.unreadable)} unreadable photo(s), e.g. {table.unreadable[0]}"
+        )
+    features = table.features[table.readable]
+    photos, labels = readable, labels[table.readable]
+
+    method = own_classes_split(opts.folder)
+    train_idx, val_idx, split = split_indices(photos, opts.val_fraction, opts.seed, method)
+    if opts.per_class:
+        train_idx = at_most_per_class(train_idx, labels, opts.per_class, opts.seed)
+    notes += split_notes(names, labels, train_idx, split, opts.val_fraction)
 
     # Train on each photo and its mirror; validate on the photos as they are.
     train_x = features[train_idx].reshape(-1, reader.width)
     train_y = np.repeat(labels[train_idx], 2)
     val_x, val_y = features[val_idx, 0], labels[val_idx]
+    fitting = (lambda done, total: progress("fitting", done, total)) if progress else None
     if bank is None:
-        head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names))
+        head = heads.fit_tuned(train_x, train_y, val_x, val_y, len(names), fitting)
         seen, kept = train_x, ()
     else:
-        head = keeping_head(base, bank, train_x, train_y, len(names))
+        head = keeping_head(base, bank, train_x, train_y, len(names), fitting)
         seen, kept = np.concatenate([bank.features, train_x]), base.contract.classes
     int8 = quantize_head(head.weights, head.bias, reader.scale, head.logits(seen))
     model_bytes = with_head(base.content, int8)
@@ -177,7 +236,10 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
     labels, val_y = labels + len(kept), val_y + len(kept)  # new classes come after kept ones
     float_top = head.logits(val_x).argmax(axis=1)
     contract = base.contract._replace(classes=(*kept, *names), background=opts.background_class)
-    check = verify(model_bytes, base, contract, float_top, photos, val_idx, val_y)
+    check = verify(model_bytes, base, contract, float_top, photos, val_idx, val_y, progress)
+    notes += [f"warning: {line}" for line in check.notes]
+    why = {c.name: c.why for c in split.classes} if split else {}
+    val_y, right = val_y[check.checked], check.right
     per_class = tuple(
         ClassResult(name, bank.per_class.get(name, 0), 0, None, kept=True) for name in kept
     ) + tuple(
@@ -185,30 +247,30 @@ def teach(opts: TeachOptions, progress: Callable[[int, int], None] | None = None
             name,
             int((labels[train_idx] == c).sum()),
             int((val_y == c).sum()),
-            float(check.right[val_y == c].mean()) if (val_y == c).any() else None,
+            float(right[val_y == c].mean()) if (val_y == c).any() else None,
+            why=why.get(name, ""),
         )
         for c, name in enumerate(names, start=len(kept))
     )
     result = TeachResult(
-        out=out,
+        out=opts.out,
         classes=per_class,
         float_accuracy=check.float_accuracy,
         int8_accuracy=check.int8_accuracy,
         agreement=check.agreement,
         l2=head.l2,
-        photos=int(readable.sum()),
-        unreadable=unreadable,
-        cached=int(readable.sum()) - reader.new,
+        photos=len(photos),
+        unreadable=table.unreadable,
+        cached=len(photos) + len(table.unreadable) - reader.new,
         seconds=0.0,
         split=method,
         optimistic=split.optimistic if split else (),
     )
+    notes += outcome_notes(result, base)
     card = teach_card(base, contract, opts, method, model_bytes, check, result)
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
-    write_bytes(out, model_bytes)  # the model first: a stale card never vouches for a new model
-    if card_sidecar(out):
-        write_text(card_sidecar(out), card.to_json())
-    return result._replace(seconds=round(time.perf_counter() - started, 2))
+    seconds = round(time.perf_counter() - started, 2)
+    return Taught(model_bytes, card, result._replace(seconds=seconds, notes=tuple(notes)))
 
 
 def teach_inputs(base: Classifier, photos: PhotoSet) -> list[Path]:
@@ -219,12 +281,17 @@ def teach_inputs(base: Classifier, photos: PhotoSet) -> list[Path]:
 
 
 def keeping_head(
-    base: Classifier, bank: FeatureBank, train_x: np.ndarray, train_y: np.ndarray, classes: int
+    base: Classifier,
+    bank: FeatureBank,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    classes: int,
+    progress: heads.Progress | None = None,
 ) -> heads.SoftmaxHead:
     """The base's own last layer, with rows for the new classes fitted against its bank."""
     weights, bias = dense_weights(base.content)
     kept = heads.SoftmaxHead(weights, bias, heads.DEFAULT_L2)
-    return heads.fit_keeping(kept, bank.features, train_x, train_y, classes)
+    return heads.fit_keeping(kept, bank.features, train_x, train_y, classes, progress=progress)
 
 
 def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, seed: int):
@@ -235,11 +302,13 @@ def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, see
 
 
 class Check(NamedTuple):
-    right: np.ndarray  # the int8 model right, per validation photo
+    right: np.ndarray  # the int8 model right, per validation photo it could check
+    checked: np.ndarray  # per validation photo: still there to check (not deleted meanwhile)
     float_accuracy: float | None
     int8_accuracy: float | None
     agreement: float | None
     tensors: dict  # the new model's input and output, for its card
+    notes: tuple[str, ...] = ()
 
 
 def verify(
@@ -250,9 +319,10 @@ def verify(
     photos: PhotoSet,
     val_idx: np.ndarray,
     val_y: np.ndarray,
+    progress: Progress | None = None,
 ) -> Check:
     """The new int8 model, loaded and run whole on the validation photos, against the float
-    head on the same photos' features."""
+    head on the same photos' features. A photo deleted since it was read is skipped, named."""
     import tempfile
 
     from ..images import read_image
@@ -263,17 +333,37 @@ def verify(
         card = ModelCard(contract, output_kind="probabilities")  # written once this checks out
         model = Classifier(path, base.backend.name, base.threads, card=card)
         tensors = {"input": model.input.to_dict(), "output": model.output.to_dict()}
-        if not len(val_idx):
-            return Check(np.zeros(0, bool), None, None, None, tensors)
-        views = [model.view(read_image(photos.items[i].path)) for i in val_idx]
-        int8_top = np.array([model.predict(v)[0].argmax() for v in views])
+        int8_top = np.full(len(val_idx), -1)
+        gone = []
+        for n, i in enumerate(val_idx):
+            try:
+                int8_top[n] = model.predict(model.view(read_image(photos.items[i].path)))[
+                    0
+                ].argmax()
+            except InputImageError as exc:
+                gone.append(f"{photos.items[i].path}: {exc}")
+            if progress:
+                progress("checking the int8 model", n + 1, len(val_idx))
+    checked = int8_top >= 0
+    notes = (
+        (
+            f"{len(gone)} validation photo(s) could not be read again and were skipped, e.g. {gone[0]}",
+        )
+        if gone
+        else ()
+    )
+    if not checked.any():
+        return Check(np.zeros(0, bool), checked, None, None, None, tensors, notes)
+    float_top, int8_top, val_y = float_top[checked], int8_top[checked], val_y[checked]
     right = int8_top == val_y
     return Check(
         right,
+        checked,
         float((float_top == val_y).mean()),
         float(right.mean()),
         float((float_top == int8_top).mean()),
         tensors,
+        notes,
     )
 
 
@@ -324,18 +414,47 @@ def teach_card(
     )
 
 
-def print_split(
-    names, labels, train_idx, val_idx, split: SittingSplit | None, val_fraction
-) -> None:
-    trains = [int((labels[train_idx] == c).sum()) for c in range(len(names))]
-    vals = [int((labels[val_idx] == c).sum()) for c in range(len(names))]
-    print(split_counts(names, trains, vals), flush=True)
-    if split:
-        print("\n".join(split.reasons()), flush=True)
-    notes = (
+def split_notes(
+    names: list[str],
+    labels: np.ndarray,
+    train_idx: np.ndarray,
+    split: SittingSplit | None,
+    val_fraction: float,
+) -> list[str]:
+    """The split's caveats: optimistic validation, and classes with few training photos (with
+    how many to collect, given the hold-out)."""
+    trains = {name: int((labels[train_idx] == c).sum()) for c, name in enumerate(names)}
+    lines = (
         split.note() if split else None,
-        few_photos_warning(dict(zip(names, trains, strict=True)), "training photos", val_fraction),
+        few_photos_warning(trains, "training photos", val_fraction),
     )
-    for line in notes:
-        if line:
-            print(line, file=sys.stderr)
+    return [line for line in lines if line]
+
+
+CHANCE_FACTOR = 1.5  # validation under this many times chance: the model learned little
+
+
+def outcome_notes(result: TeachResult, base: Classifier) -> list[str]:
+    """The lines that keep a passing check from reading as a good model, and what the new model
+    no longer knows."""
+    out = []
+    new = result.new_classes
+    chance = 1 / len(result.classes)
+    if result.int8_accuracy is not None and result.int8_accuracy < CHANCE_FACTOR * chance:
+        out.append(
+            f"warning: validation accuracy {result.int8_accuracy:.0%} is near chance "
+            f"({chance:.0%}): the classes may look alike to the model; collect more varied photos"
+        )
+    unvalidated = [c.name for c in result.classes if not c.val and not c.kept]
+    if unvalidated:
+        out.append(
+            f"warning: no validation photo for {', '.join(unvalidated)}: its accuracy is unknown "
+            "(collect more, or in a second sitting)"
+        )
+    if len(new) == len(result.classes):
+        base_classes = base.contract.classes
+        out.append(
+            f"note: this model knows only {', '.join(new)}; add --keep-classes to keep the base's "
+            f"{len(base_classes)} ({', '.join(base_classes[:3])}, ...)"
+        )
+    return out
