@@ -217,7 +217,7 @@ def test_the_labels_are_where_standard_tflite_metadata_readers_look():
     import io
     import zipfile
 
-    from edgeclf.edge.runtime.metadata import read_metadata
+    from edgeclf.edge.tflite.flatbuffer import read_metadata
 
     for name in ("photo_int8", "fashion_int8"):
         data = (ROOT / "models" / f"{name}.tflite").read_bytes()

@@ -364,7 +364,7 @@ def test_tensors_declared_beyond_any_device_are_refused_before_allocation(tmp_pa
     (with `struct`, bounds-checked) and refused first."""
     import struct
 
-    from edgeclf.edge.runtime.metadata import Flatbuffer, declared_tensor_bytes
+    from edgeclf.edge.tflite.flatbuffer import Flatbuffer, declared_tensor_bytes
 
     data = bytearray(MODEL.read_bytes())
     fb = Flatbuffer(memoryview(data))

@@ -14,8 +14,8 @@ import pytest
 from edgeclf.edge.datasets.sittings import sitting_split
 from edgeclf.edge.runtime.card import ModelCard
 from edgeclf.edge.runtime.classifier import PHOTO_MODEL, Classifier
-from edgeclf.edge.runtime.model_file import find_head, read
 from edgeclf.edge.teach.head import fit
+from edgeclf.edge.tflite.model_file import find_head, read
 
 from conftest import ROOT, copy_without_card, needs_schema, run_cli
 
@@ -256,8 +256,8 @@ def test_int8_model_reproduces_the_float_head_on_every_photo(tmp_path, monkeypat
     """The quantized head, run whole by the interpreter, gives the float head's probabilities
     (within int8's resolution) on the 40 committed photos' own features."""
     from edgeclf.edge.images import read_image
-    from edgeclf.edge.runtime.model_file import quantize_head, with_head
     from edgeclf.edge.teach.features import FeatureReader
+    from edgeclf.edge.tflite.model_file import quantize_head, with_head
 
     monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path))
     base = Classifier(PHOTO_MODEL)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import EdgeclfError, ModelError, first_line
+from ..tflite.flatbuffer import EMBEDDED_CARD, read_metadata
 from .classes import CLASS_NAMES
 from .contract import FASHION_MNIST, LEGACY_RECIPES, PHOTO, RECIPES, InputContract
-from .metadata import EMBEDDED_CARD, read_metadata
 
 CARD_FORMAT = "edgeclf-model-card/1"
 IDENTITY_KEYS = ("model_file", "sha256", "bytes")  # what a card inside its model cannot know
@@ -227,7 +227,8 @@ class ModelCard(NamedTuple):
     def carried_by(self, model_bytes: bytes) -> tuple[bytes, ModelCard]:
         """The model with this card inside it, and the card beside it (hash and size of those
         very bytes)."""
-        from .model_file import with_metadata, with_standard_labels  # only where a model is written
+        from ..tflite.model_file import with_metadata  # only where a model is written
+        from ..tflite.standard_metadata import with_standard_labels
 
         carrying = with_metadata(model_bytes, EMBEDDED_CARD, self.embedded())
         carrying = with_standard_labels(

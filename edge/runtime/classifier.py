@@ -14,10 +14,10 @@ import numpy as np
 from .. import package_dir
 from ..errors import ModelError, first_line
 from ..quiet import captured_fds
+from ..tflite.flatbuffer import declared_tensor_bytes
 from .backends import Backend, load_backend
 from .card import ModelCard
 from .contract import PHOTO, InputContract
-from .metadata import declared_tensor_bytes
 from .prediction import Prediction
 from .probe import probe_failure
 

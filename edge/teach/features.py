@@ -19,7 +19,7 @@ from ..errors import InputImageError
 from ..images import decode_image, read_image_bytes
 from ..quiet import captured_fds
 from ..runtime.classifier import Classifier
-from ..runtime.model_file import features_model
+from ..tflite.model_file import features_model
 from .feature_cache import FeatureCache
 
 

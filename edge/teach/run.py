@@ -32,7 +32,7 @@ from ..runtime.card import ModelCard, PhotoSplit, card_path, card_sidecar, check
 from ..runtime.classes import did_you_mean, near_copy, parse_classes
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
 from ..runtime.contract import PHOTO, InputContract
-from ..runtime.model_file import dense_weights, quantize_head, schema, with_head
+from ..tflite.model_file import dense_weights, quantize_head, schema, with_head
 from . import head as heads
 from .bank import FeatureBank, bank_path, load_bank
 from .features import FeatureReader
@@ -152,15 +152,21 @@ def check_new_names(names: list[str], base: Classifier) -> None:
             )
 
 
-def name_notes(names: list[str]) -> list[str]:
-    """'new class 'hta' (did you mean 'hat'?)' for a name one typo from another, once a pair."""
+def name_notes(names: list[str], counts: np.ndarray) -> list[str]:
+    """'new class 'hta' (did you mean 'hat'?)' for a name one typo from another, once a pair:
+    the one with fewer photos is taken for the typo (on a tie, the later name)."""
     notes, said = [], set()
-    for name in names:
-        others = [n for n in names if frozenset((n, name)) not in said]
-        near = did_you_mean(name, others)  # base classes: near_copy refuses those
-        if near:
-            said.add(frozenset((near, name)))
-            notes.append(f"warning: new class {name!r} (did you mean {near!r}?)")
+    for i, name in enumerate(names):
+        near = did_you_mean(name, names)
+        if near is None or frozenset((near, name)) in said:
+            continue
+        said.add(frozenset((near, name)))
+        j = names.index(near)
+        if counts[i] != counts[j]:
+            typo, meant = (name, near) if counts[i] < counts[j] else (near, name)
+        else:
+            typo, meant = max(name, near), min(name, near)
+        notes.append(f"warning: new class {typo!r} (did you mean {meant!r}?)")
     return notes
 
 
@@ -192,7 +198,9 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     if opts.keep_classes:
         check_new_names(names, base)
         bank = load_bank(base)
-    notes = [f"note: {line}" for line in photos.notes] + name_notes(names)
+    notes = [f"note: {line}" for line in photos.notes] + name_notes(
+        names, np.bincount(photos.allowed.argmax(1), minlength=len(names))
+    )
 
     reader = FeatureReader(base)
     table = reader.read_all(

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ModelError
-from .metadata import EMBEDDED_CARD
+from .flatbuffer import EMBEDDED_CARD
 
 SOFTMAX_SCALE, SOFTMAX_ZERO_POINT = 1 / 256, -128  # what TFLite's int8 softmax requires
 
@@ -202,66 +202,3 @@ def with_metadata(model_bytes: bytes, name: str, data: bytes) -> bytes:
     entry.buffer = len(model.buffers) - 1
     model.metadata = [*(model.metadata or []), entry]
     return _pack(model)
-
-
-STANDARD_METADATA = "TFLITE_METADATA"
-LABELS_FILE = "labels.txt"
-AXIS_LABELS = 2  # metadata_schema.fbs AssociatedFileType.TENSOR_AXIS_LABELS
-
-
-def with_standard_labels(model_bytes: bytes, name: str, description: str, classes) -> bytes:
-    """The model with TFLite's standard metadata, where its readers look for class names
-    (MetadataExtractor, the Task Library, Netron): a ModelMetadata flatbuffer in the metadata
-    buffer TFLITE_METADATA naming `labels.txt` as the output's axis labels, and `labels.txt` in a
-    zip appended to the file, as the metadata populator does. Built with `flatbuffers` and
-    `zipfile` alone: no TensorFlow, and no tflite-support, on the device."""
-    import io
-    import zipfile
-
-    metadata = _model_metadata(name, description)
-    carrying = with_metadata(model_bytes, STANDARD_METADATA, metadata)
-    buffer = io.BytesIO(carrying)
-    with zipfile.ZipFile(buffer, "a") as archive:  # the model stays first, the zip after it
-        text = "".join(f"{c}\n" for c in classes)  # a Latin-1 folder name goes as its bytes
-        archive.writestr(LABELS_FILE, text.encode("utf-8", "surrogateescape"))
-    return buffer.getvalue()
-
-
-def _model_metadata(name: str, description: str) -> bytes:
-    """metadata_schema.fbs's ModelMetadata, field by field (slot numbers from the schema)."""
-    import flatbuffers
-
-    b = flatbuffers.Builder(1024)
-
-    def table(
-        fields: list[tuple[int, int]], slots: int, types: dict[int, int] | None = None
-    ) -> int:
-        b.StartObject(slots)  # what the fields point to was made before the table starts
-        for slot, offset in fields:
-            b.PrependUOffsetTRelativeSlot(slot, offset, 0)
-        for slot, value in (types or {}).items():
-            b.PrependInt8Slot(slot, value, 0)
-        return b.EndObject()
-
-    def vector(offsets: list[int]) -> int:
-        b.StartVector(4, len(offsets), 4)
-        for offset in reversed(offsets):
-            b.PrependUOffsetTRelative(offset)
-        return b.EndVector()
-
-    labels_name = b.CreateString(LABELS_FILE)
-    labels_text = b.CreateString("The class names, one per line, in the order of the output.")
-    labels = table([(0, labels_name), (1, labels_text)], 5, {2: AXIS_LABELS})
-    image_name, image_text = b.CreateString("image"), b.CreateString(description)
-    image = table([(0, image_name), (1, image_text)], 7)
-    scores_name = b.CreateString("probability")
-    scores_text = b.CreateString("The probability of each class.")
-    scores = table([(0, scores_name), (1, scores_text), (6, vector([labels]))], 7)
-    graph = table([(2, vector([image])), (3, vector([scores]))], 10)
-    model_name, model_text = b.CreateString(name), b.CreateString("A garment classifier (edgeclf).")
-    parser = b.CreateString("1.0.0")
-    b.Finish(
-        table([(0, model_name), (1, model_text), (3, vector([graph])), (7, parser)], 8),
-        file_identifier=b"M001",
-    )
-    return bytes(b.Output())
