@@ -54,10 +54,15 @@ def test_fitting_the_strengths_together_equals_fitting_each_alone():
 def test_standard_labels_written_are_read_back_and_the_model_still_runs(tmp_path, classes):
     """The writer against the reader: the output's associated file of type TENSOR_AXIS_LABELS,
     and its lines in the appended zip; LiteRT runs the written model as before."""
-    from edgeclf.edge.tflite.standard_metadata import read_standard_labels, with_standard_labels
+    from edgeclf.edge.tflite.standard_metadata import (
+        output_files,
+        read_standard_labels,
+        with_standard_labels,
+    )
 
     base = PHOTO_MODEL.read_bytes()
     written = with_standard_labels(base, "test", "an image", classes)
+    assert output_files(written) == [("labels.txt", 2)]  # 2: TENSOR_AXIS_LABELS in the schema
     assert read_standard_labels(written) == classes
     path = tmp_path / "m.tflite"
     path.write_bytes(written)

@@ -16,7 +16,7 @@ from .model_file import with_metadata
 
 STANDARD_METADATA = "TFLITE_METADATA"
 LABELS_FILE = "labels.txt"
-AXIS_LABELS = 1  # metadata_schema.fbs AssociatedFileType.TENSOR_AXIS_LABELS
+AXIS_LABELS = 2  # metadata_schema.fbs AssociatedFileType.TENSOR_AXIS_LABELS
 
 
 def with_standard_labels(model_bytes: bytes, name: str, description: str, classes) -> bytes:
@@ -77,40 +77,44 @@ def _model_metadata(name: str, description: str) -> bytes:
 def read_standard_labels(model_bytes: bytes) -> tuple[str, ...] | None:
     """The class names a standard reader finds: the output tensor's associated file of type
     TENSOR_AXIS_LABELS, read from the zip appended to the model. None where there is none."""
-    metadata = read_metadata(model_bytes, STANDARD_METADATA)
-    if not metadata or metadata[4:8] != b"M001":
+    names = [name for name, kind in output_files(model_bytes) if kind == AXIS_LABELS]
+    if not names:
         return None
-    fb = Flatbuffer(memoryview(metadata))
     try:
-        name = _axis_labels_file(fb)
-        if name is None:
-            return None
         with zipfile.ZipFile(io.BytesIO(model_bytes)) as archive:
-            text = archive.read(name).decode("utf-8", "surrogateescape")
-    except (struct.error, IndexError, ValueError, KeyError, zipfile.BadZipFile):
+            text = archive.read(names[0]).decode("utf-8", "surrogateescape")
+    except (KeyError, zipfile.BadZipFile):
         return None
     return tuple(text.splitlines())
 
 
-def _axis_labels_file(fb: Flatbuffer) -> str | None:
-    """ModelMetadata.subgraph_metadata[0].output_tensor_metadata[0].associated_files: the name
-    of the one whose type is TENSOR_AXIS_LABELS (slot numbers from metadata_schema.fbs)."""
+def output_files(model_bytes: bytes) -> list[tuple[str, int]]:
+    """(name, AssociatedFileType) of each file the first output tensor's metadata names:
+    ModelMetadata.subgraph_metadata[0].output_tensor_metadata[0].associated_files (slot numbers
+    from metadata_schema.fbs). Empty where the model has no standard metadata."""
+    metadata = read_metadata(model_bytes, STANDARD_METADATA)
+    if not metadata or metadata[4:8] != b"M001":
+        return []
+    fb = Flatbuffer(memoryview(metadata))
 
     def tables(table: int, slot: int) -> list[int]:
         at = fb.field(table, slot)
         return fb.tables(at) if at is not None else []
 
-    def text(table: int, slot: int) -> str | None:
+    def text(table: int, slot: int) -> str:
         at = fb.field(table, slot)
         if at is None:
-            return None
+            return ""
         start, length = fb.vector(at)
         return bytes(fb.data[start : start + length]).decode("utf-8", "surrogateescape")
 
-    for graph in tables(fb.u32(0), 3)[:1]:
-        for output in tables(graph, 3)[:1]:
-            for file in tables(output, 6):
-                kind = fb.field(file, 2)
-                if kind is not None and fb.data[kind] == AXIS_LABELS:
-                    return text(file, 0)
-    return None
+    try:
+        files = [
+            (text(file, 0), fb.data[kind] if (kind := fb.field(file, 2)) is not None else 0)
+            for graph in tables(fb.u32(0), 3)[:1]
+            for output in tables(graph, 3)[:1]
+            for file in tables(output, 6)
+        ]
+    except (struct.error, IndexError, ValueError):
+        return []
+    return files
