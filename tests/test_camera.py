@@ -197,6 +197,9 @@ def test_a_blank_region_is_no_garment_as_in_classify(test_split):
     assert garment.label == "Trouser" and garment.score > 0.5
 
 
+from edgeclf.edge.live.overlay import GREEN  # noqa: E402
+
+
 def test_overlay_draws_the_region_and_the_label(test_split):
     from edgeclf.edge.live.overlay import GREEN
 
@@ -219,10 +222,39 @@ def test_collect_counts_are_drawn_top_right(test_split):
     frame = garment_frame(test_split.images[0])
     drawn = with_counts(frame, ["1 jeans: 3", "2 chinos: 0"])
     changed = np.argwhere((drawn != frame).any(axis=2))
-    assert len(changed) and changed[:, 1].min() >= 640 - 200 and changed[:, 0].max() < 80
+    top, bottom = changed[changed[:, 0] < 240], changed[changed[:, 0] >= 240]
+    assert len(top) and top[:, 1].min() >= 640 - 200 and top[:, 0].max() < 80
+    # the keys' hint: one line above the FPS line, bottom left
+    assert len(bottom) and bottom[:, 0].min() > 480 - 60 and bottom[:, 1].max() < 300
     long = with_counts(frame, ["1 outerwear-and-jackets: 120"])  # stays whole, right-aligned
     changed = np.argwhere((long != frame).any(axis=2))
+    changed = changed[changed[:, 0] < 240]
     assert changed[:, 1].max() < 640 - 4 and changed[:, 1].min() > 200
+
+
+def test_the_bars_keep_off_the_classified_region(test_split):
+    """On a dark backing, in a frame corner the region and its headline leave free."""
+    from edgeclf.edge.live.overlay import headline, headline_origin, text_box
+
+    a, b = pick_two_classes(test_split)
+    frame = two_garment_frame(test_split.images[a], test_split.images[b])
+    live = LiveClassifier(Classifier(FASHION_MODEL), LiveOptions(smooth=0.0, threshold=0.0))
+    for roi in ((20, 100, 280, 280), (330, 60, 280, 280), (10, 10, 300, 300)):
+        result = live.step(frame, roi)
+        drawn = result.plot()
+        x, y, w, h = roi
+        changed = (drawn != frame).any(axis=2)
+        x0, y0, x1, y1 = text_box(headline(result), headline_origin(headline(result), roi), 0.9)
+        changed[y0 : y1 + 1, x0 : x1 + 1] = False  # the headline sits inside at the frame's top
+        assert not changed[y + 3 : y + h - 3, x + 3 : x + w - 3].any(), roi  # nothing else
+        bars = np.argwhere(np.abs(drawn.astype(int) - GREEN).sum(-1) < 60)
+        bars = bars[
+            (bars[:, 0] < y - 2)
+            | (bars[:, 0] > y + h + 2)
+            | (bars[:, 1] < x - 2)
+            | (bars[:, 1] > x + w + 2)
+        ]
+        assert len(bars) > 100, roi  # the filled bars are drawn, outside the region
 
 
 def test_camera_defaults_to_the_photo_model_on_real_photos(tmp_path):

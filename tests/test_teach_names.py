@@ -112,6 +112,10 @@ def test_the_learner_reports_what_kills_its_thread(tmp_path, monkeypatch):
         raise ValueError("cannot reshape array")
 
     monkeypatch.setattr(learning, "teach", broken)
+    for name in ("hat", "cap"):
+        (tmp_path / name).mkdir()
+        for i in range(5):
+            (tmp_path / name / f"{i}.jpg").write_bytes(b"")
     learner = learning.Learner(tmp_path, lambda clf: None)
     learner.start()
     learner.thread.join(10)
@@ -130,3 +134,22 @@ def test_class_name_checks_and_folds():
         with pytest.raises(EdgeclfError):
             check_class_name(bad)
     assert np.all([check_class_name(ok) for ok in ("jeans", "👩‍💻", "Ankle boot", "Ñandú")])
+
+
+def test_a_live_learn_says_what_to_capture_first(tmp_path):
+    from edgeclf.edge.live.learning import Learner
+
+    learner = Learner(tmp_path / "mine", lambda clf: None)
+    with pytest.raises(EdgeclfError, match="^capture photos of at least 2 classes first$"):
+        learner.start()
+    for name, count in (("hat", 7), ("cap", 2)):
+        (tmp_path / "mine" / name).mkdir(parents=True)
+        for i in range(count):
+            (tmp_path / "mine" / name / f"{i}.jpg").write_bytes(b"")
+    with pytest.raises(EdgeclfError, match="at least 5 photos of each class first: cap has 2"):
+        learner.start()
+    keeping = Learner(tmp_path / "mine", lambda clf: None, keep_classes=True)
+    shutil.rmtree(tmp_path / "mine" / "cap")
+    shutil.rmtree(tmp_path / "mine" / "hat")
+    with pytest.raises(EdgeclfError, match="at least 1 class first"):
+        keeping.start()

@@ -125,17 +125,16 @@ def test_a_verified_model_near_chance_or_half_checked_is_warned_about():
 
 
 def test_teach_warns_when_validation_is_near_chance_or_missing_a_class(tmp_path):
-    from edgeclf.edge.teach.report import warnings
-    from edgeclf.edge.teach.run import ClassResult, TeachResult
+    from edgeclf.edge.teach.run import ClassResult, TeachResult, outcome_notes
 
     classes = (ClassResult("a", 5, 2, 1.0), ClassResult("b", 5, 0, None))
     result = TeachResult(tmp_path / "m.tflite", classes, 0.6, 0.6, 1.0, 0.01, 12, (), 0, 1.0,
                          "sittings", ())  # fmt: skip
-    lines = warnings(result)
+    lines = outcome_notes(result, CLASS_NAMES)
     assert any("no validation photo for b" in line for line in lines)
     assert any("near chance" in line for line in lines)  # 60 % of two classes: under 1.5x 50 %
     fine = result._replace(classes=(classes[0], classes[0]._replace(name="b")), int8_accuracy=0.9)
-    assert warnings(fine) == []
+    assert [line for line in outcome_notes(fine, CLASS_NAMES) if "warning" in line] == []
 
 
 def test_labels_are_solid_boxes_off_the_region_edge_with_no_ghost_text():

@@ -146,10 +146,11 @@ class Window:
     def learn(self) -> None:
         """Teach from the collect folder now (seconds; the window waits), then swap it in. What
         happened shows on the frame for a few seconds, and in the terminal."""
-        thin = {n: c for n, c in self.collector.counts.items() if c < MIN_LIVE_PHOTOS}
-        if thin:
-            counts = ", ".join(f"{n} {c}" for n, c in thin.items())
-            self.say([f"not learning: at least {MIN_LIVE_PHOTOS} photos of each class", counts])
+        try:
+            self.learner.check_ready()
+        except EdgeclfError as exc:
+            self.say(["not learning:", str(exc)])
+            print(f"not learning: {exc}", file=sys.stderr)
             return
         print(f"learning from {self.learner.folder} ...", file=sys.stderr, flush=True)
         if self.last is not None:  # the window shows it while the fit runs
@@ -177,7 +178,6 @@ class Window:
         print(f"saved {self.snapshot_dir / stem}.png", file=sys.stderr)
 
 
-MIN_LIVE_PHOTOS = 5  # per class, before `l` learns: one photo a class learns nothing real
 BANNER_SECONDS = 6.0
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ..atomic import check_writable_dir, write_new
 from ..errors import EdgeclfError
@@ -20,6 +21,22 @@ from ..runtime.classes import check_class_name, parse_classes
 from .frame import FrameResult
 
 JPEG_QUALITY = 92
+SAME_GARMENT = 8.0  # mean difference (0-255) of two 32x32 gray thumbnails: one garment, held still
+
+
+def region_of(result: FrameResult) -> np.ndarray:
+    x, y, w, h = result.roi
+    return result.image[y : y + h, x : x + w]
+
+
+def thumbnail(region: np.ndarray) -> np.ndarray:
+    gray = region if region.ndim == 2 else cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+def looks_the_same(a: np.ndarray, b: np.ndarray) -> bool:
+    """A cheap difference on the region: the same garment, barely moved."""
+    return float(np.abs(a - b).mean()) < SAME_GARMENT
 
 
 @dataclass
@@ -73,6 +90,8 @@ class Collector:
         self.session = time.strftime("%Y%m%d-%H%M%S")
         self.counts = {name: self._count(name) for name in classes}
         self.seen = 0  # classified frames offered to a headless collection
+        self.last_saved: dict[str, np.ndarray] = {}  # per class: a thumbnail of its last capture
+        self.same_as_last = False  # the last capture looked like the one before it
 
     def _count(self, name: str) -> int:
         folder = self.opts.folder / name
@@ -87,14 +106,21 @@ class Collector:
         return None
 
     def save(self, result: FrameResult, label: str) -> Path:
-        x, y, w, h = result.roi
-        ok, jpeg = cv2.imencode(
-            ".jpg", result.image[y : y + h, x : x + w], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-        )
+        return self.save_region(region_of(result), result.frame, label)
+
+    def save_region(self, region: np.ndarray, frame: int, label: str) -> Path:
+        """Save one region as `<session>-<frame>.jpg` under `label`; remembers how it looks, so
+        `same_as_last` can tell a burst of one garment from a burst of several."""
+        ok, jpeg = cv2.imencode(".jpg", region, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             raise EdgeclfError("cannot encode the region as JPEG")
-        path = write_new(self.opts.folder / label / f"{self.session}-{result.frame:06d}.jpg", jpeg)
+        path = write_new(self.opts.folder / label / f"{self.session}-{frame:06d}.jpg", jpeg)
         self.counts[label] += 1
+        thumb = thumbnail(region)
+        self.same_as_last = label in self.last_saved and looks_the_same(
+            thumb, self.last_saved[label]
+        )
+        self.last_saved[label] = thumb
         return path
 
     def add(self, name: str) -> None:

@@ -12,8 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EdgeclfError
+from ..images import is_image_path
 from ..runtime.classifier import Classifier
 from ..teach.run import TeachOptions, TeachResult, save, teach
+
+MIN_PHOTOS = 5  # per class, before a live Learn: one photo a class learns nothing real
+
+
+def photo_counts(folder: Path) -> dict[str, int]:
+    """Images per class folder of the collect folder (none yet: empty)."""
+    if not folder.is_dir():
+        return {}
+    return {
+        sub.name: sum(1 for p in sub.iterdir() if is_image_path(p))
+        for sub in sorted(folder.iterdir())
+        if sub.is_dir() and not sub.name.startswith(".")
+    }
 
 
 def model_path_for(folder: Path) -> Path:
@@ -45,11 +59,29 @@ class Learner:
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def check_ready(self) -> None:
+        """Refuse, in words for the page and the camera window, a Learn that cannot teach
+        anything real: fewer than two classes with photos (one beside --keep-classes), or a
+        class with fewer than MIN_PHOTOS."""
+        counts = photo_counts(self.folder)
+        having = {name: n for name, n in counts.items() if n}
+        wanted = 1 if self.keep_classes else 2
+        if len(having) < wanted:
+            raise EdgeclfError(
+                f"capture photos of at least {wanted} class{'es' if wanted > 1 else ''} first"
+            )
+        thin = [f"{name} has {n}" for name, n in having.items() if n < MIN_PHOTOS]
+        if thin:
+            raise EdgeclfError(
+                f"capture at least {MIN_PHOTOS} photos of each class first: {', '.join(thin)}"
+            )
+
     def start(self) -> None:
         """Begin learning in the background; refused while a run is still going."""
         with self.lock:
             if self.running:
                 raise EdgeclfError("already learning")
+            self.check_ready()
             self.stage, self.done, self.total, self.error = "", 0, 0, None
             self.thread = threading.Thread(target=self.run, name="edgeclf-learn", daemon=True)
             self.thread.start()
@@ -67,6 +99,7 @@ class Learner:
                 background_class=self.background,
                 keep_classes=self.keep_classes,
             )
+            self.check_ready()
             taught = teach(opts, self.progress)
             self.written = save(taught, self.out)
             self.swap(Classifier(self.out))

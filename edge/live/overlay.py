@@ -64,22 +64,50 @@ def draw(frame: np.ndarray, roi, result: Drawable) -> np.ndarray:
     out = frame.copy()
     x, y, w, h = roi
     colour = GREEN if result.names_a_garment else AMBER
-    cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
     title = headline(result)
     origin = headline_origin(title, roi)
     _text(out, title, origin, HEADLINE_SCALE, colour)
-    top = 52
-    box = text_box(title, origin, HEADLINE_SCALE)
-    if box[1] < top + 3 * 24 and box[0] < 330:  # the headline sits where the bars would: below it
-        top = max(top, box[3] + 6)
-    for i, entry in enumerate(result.top_k[:3]):
-        y0, p = top + i * 24, entry.score
-        cv2.rectangle(out, (10, y0), (10 + int(160 * p), y0 + 16), colour, -1)
-        cv2.rectangle(out, (10, y0), (170, y0 + 16), WHITE, 1)
-        _text(out, f"{entry.label} {p:.0%}", (178, y0 + 13), 0.5, WHITE)
+    entries = result.top_k[:3]
+    if entries:
+        headline_box = text_box(title, origin, HEADLINE_SCALE)
+        left, top = bars_place(out.shape, roi, headline_box, len(entries))
+        cv2.rectangle(
+            out, (left - 4, top - 4), (left + BARS_WIDTH, top + 24 * len(entries)), DARK, -1
+        )
+        for i, entry in enumerate(entries):
+            y0, p = top + i * 24, entry.score
+            cv2.rectangle(out, (left, y0), (left + int(BAR * p), y0 + 16), colour, -1)
+            cv2.rectangle(out, (left, y0), (left + BAR, y0 + 16), WHITE, 1)
+            _text(out, f"{entry.label} {p:.0%}"[:18], (left + BAR + 8, y0 + 13), 0.5, WHITE)
+    cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)  # last: the region's edge stays seen
     footer = f"{result.fps:.1f} FPS  model {result.infer_ms:.2f} ms"
     _text(out, footer, (10, out.shape[0] - 12), 0.55, WHITE)
     return out
+
+
+BAR, BARS_WIDTH = 120, 300  # a bar, and the bar with up to 18 characters of its label
+
+
+def bars_place(shape, roi, headline_box, rows: int) -> tuple[int, int]:
+    """Where the top-3 bars go (their top-left): the frame corner where they cover the least of
+    the classified region and its headline (none, where the frame has room), on a dark backing."""
+    height, width = shape[:2]
+    block = 24 * rows
+    x, y, w, h = roi
+    corners = ((10, 52), (width - BARS_WIDTH - 10, 52), (10, height - 44 - block),
+               (width - BARS_WIDTH - 10, height - 44 - block))  # fmt: skip
+
+    def covered(corner) -> int:
+        left, top = corner
+        box = (left - 4, top - 4, left + BARS_WIDTH, top + block)
+        return overlap(box, (x, y, x + w, y + h)) + overlap(box, headline_box)
+
+    return min(corners, key=covered)
+
+
+def overlap(a, b) -> int:
+    """Pixels two (x0, y0, x1, y1) boxes share."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _text(img, text, org, scale, colour) -> None:
@@ -90,9 +118,14 @@ def _text(img, text, org, scale, colour) -> None:
     cv2.putText(img, text, org, FONT, scale, colour, 1, cv2.LINE_AA)
 
 
+KEYS_HINT = "1-9 collect  l learn  q quit"
+
+
 def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
-    """A copy with the collect counts in the top-right corner, one line per class and key."""
+    """A copy with the collect counts in the top-right corner, one line per class and key, and
+    the keys' hint above the FPS line."""
     out = frame.copy()
+    _text(out, KEYS_HINT, (10, out.shape[0] - 36), 0.5, WHITE)
     for i, line in enumerate(lines):  # right-aligned: a long class name stays in the frame
         (width, _), _ = cv2.getTextSize(line, FONT, 0.55, 1)
         _text(out, line, (max(0, out.shape[1] - width - 12), 30 + 22 * i), 0.55, WHITE)
@@ -100,11 +133,11 @@ def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def with_banner(frame: np.ndarray, lines: Sequence[str], colour=WHITE) -> np.ndarray:
-    """A copy with a message across the bottom of the frame, one line each, above the FPS line:
-    what `l` (learn) has to say, where the user is looking."""
+    """A copy with a message across the bottom of the frame, one line each, above the keys'
+    hint: what `l` (learn) has to say, where the user is looking."""
     out = frame.copy()
     scale, step = 0.55, 22
-    bottom = out.shape[0] - 40
+    bottom = out.shape[0] - 62
     for i, line in enumerate(reversed(lines)):
-        _text(out, line, (10, bottom - step * i), scale, colour if i == len(lines) - 1 else WHITE)
+        _text(out, line, (10, bottom - step * i), scale, colour)
     return out

@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ..errors import EdgeclfError
 from ..runtime.classifier import Classifier
 from .capture import FrameSource
-from .collect import Collector
+from .collect import Collector, region_of
 from .frame import FrameResult
 from .stream import LiveClassifier, LiveOptions
+
+RECENT = 48  # regions kept for a capture of the frame a viewer was shown (a few MB at 640x480)
 
 
 class LiveService:
@@ -39,6 +42,7 @@ class LiveService:
         self.result: dict | None = None
         self.latest: FrameResult | None = None  # its frame and region, for capture
         self.captured_frame = -1
+        self.recent: dict[int, np.ndarray] = {}  # frame -> its region, the last RECENT frames
         self.sequence = 0
         self.error: str | None = None
         self.started = time.time()
@@ -72,6 +76,9 @@ class LiveService:
             self.clean_jpeg = clean
             self.result = result.to_dict()
             self.latest = result
+            self.recent[result.frame] = region_of(result).copy()
+            while len(self.recent) > RECENT:
+                self.recent.pop(next(iter(self.recent)))
             self.sequence += 1
             self.cond.notify_all()
 
@@ -84,11 +91,18 @@ class LiveService:
             self.cond.wait_for(lambda: self.sequence > after or not self.running, timeout)
             return self.sequence, self.clean_jpeg if clean else self.jpeg
 
-    def capture(self, collector: Collector, label: str, timeout: float = 1.0) -> Path:
-        """Save the newest frame's region under `label`. A held capture button asks faster than
-        the camera delivers: each call waits for a frame not saved yet, so a burst never holds
-        the same frame twice."""
+    def capture(
+        self, collector: Collector, label: str, frame: int | None = None, timeout: float = 1.0
+    ) -> Path:
+        """Save a frame's region under `label`: `frame`, the one the viewer was shown, while it is
+        among the last RECENT; else the newest. A held capture button asks faster than the camera
+        delivers: each call waits for a frame not saved yet, so a burst never holds the same
+        frame twice."""
         with self.cond:
+            shown = self.recent.get(frame) if frame is not None else None
+            if shown is not None and frame != self.captured_frame:
+                self.captured_frame = frame
+                return collector.save_region(shown, frame, label)
             if not self.cond.wait_for(self._uncaptured, timeout):
                 raise EdgeclfError(
                     "no new camera frame to capture" if self.running else "camera stopped"

@@ -195,19 +195,24 @@ def create_app(
             return {"classes": list(collector.classes), "counts": collector.counts}
 
         @app.post("/api/collect/{label}")
-        async def capture(label: str):
-            """Save the camera's current region under `label` (DIR/<label>/, a new JPEG)."""
+        async def capture(label: str, frame: int | None = None):
+            """Save the camera's region under `label` (DIR/<label>/, a new JPEG): of `frame`, the
+            one the page shows, while the server still has it; else of the newest frame."""
             if label not in collector.classes:
                 return error(
                     404, f"unknown class {label!r}; collecting {', '.join(collector.classes)}"
                 )
             try:
-                saved = await run_in_threadpool(live.capture, collector, label)
+                saved = await run_in_threadpool(live.capture, collector, label, frame)
             except WriteError as exc:  # disk full, folder removed: say so, keep serving
                 return error(507, str(exc).replace(str(collector.opts.folder), "DIR"))
             except EdgeclfError as exc:
                 return error(409, str(exc))
-            return {"saved": f"{label}/{saved.name}", "counts": collector.counts}
+            return {
+                "saved": f"{label}/{saved.name}",
+                "counts": collector.counts,
+                "same_as_last": collector.same_as_last,  # a burst of one garment held still
+            }
 
         @app.post("/api/classes/{label}")
         async def add_class(label: str):

@@ -274,7 +274,7 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
         split=method,
         optimistic=split.optimistic if split else (),
     )
-    notes += outcome_notes(result, base)
+    notes += outcome_notes(result, base.contract.classes)
     card = teach_card(base, contract, opts, method, model_bytes, check, result)
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     seconds = round(time.perf_counter() - started, 2)
@@ -442,7 +442,7 @@ def split_notes(
 CHANCE_FACTOR = 1.5  # validation under this many times chance: the model learned little
 
 
-def outcome_notes(result: TeachResult, base: Classifier) -> list[str]:
+def outcome_notes(result: TeachResult, base_classes: tuple[str, ...]) -> list[str]:
     """The lines that keep a passing check from reading as a good model, and what the new model
     no longer knows."""
     out = []
@@ -460,7 +460,6 @@ def outcome_notes(result: TeachResult, base: Classifier) -> list[str]:
             "(collect more, or in a second sitting)"
         )
     if len(new) == len(result.classes):
-        base_classes = base.contract.classes
         out.append(
             f"note: this model knows only {', '.join(new)}; add --keep-classes to keep the base's "
             f"{len(base_classes)} ({', '.join(base_classes[:3])}, ...)"
