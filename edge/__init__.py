@@ -9,6 +9,8 @@ from pathlib import Path
 # and applies it to the formats whose header edgeclf does not read itself (images.py).
 MAX_PIXELS = 50_000_000
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+# Interpreter threads a command may ask for: LiteRT segfaults on --threads 100000.
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
 # FFmpeg's own lines ("[mjpeg @ 0x...] overread 8") on a damaged video say nothing a user can act
 # on, and would print before edgeclf's one-line error: quiet (AV_LOG_QUIET), unless asked for.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

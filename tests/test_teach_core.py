@@ -93,3 +93,56 @@ def test_an_image_over_the_decoded_bytes_bound_is_refused_from_its_header():
     side = int((MAX_DECODED_BYTES / 8) ** 0.5) + 100
     with pytest.raises(InputImageError, match=r"image too large \(\d+ MB decoded\)"):
         decode_image(png_header(side, side, 16, 6))
+
+
+def tampered_banks(tmp_path):
+    """The bundled bank changed seven ways: each must be one line, never a traceback."""
+    from pathlib import Path
+
+    source = Path(PHOTO_MODEL).with_name("photo_int8.bank.npz")
+    with np.load(source) as saved:
+        good = {k: saved[k] for k in saved.files}
+    cases = {
+        "missing key": {k: v for k, v in good.items() if k != "scale"},
+        "wrong dtype": {**good, "features": good["features"].astype(np.float32)},
+        "wrong width": {**good, "features": good["features"][..., :7]},
+        "nan scale": {**good, "scale": np.float32("nan")},
+        "bad zero point": {**good, "zero_point": np.int32(999)},
+        "object array": {**good, "classes": np.array([{"a": 1}] * len(good["classes"]))},
+        "counts unpaired": {**good, "counts": good["counts"][:3]},
+    }
+    for name, arrays in cases.items():
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        model = folder / "photo_int8.tflite"
+        model.write_bytes(Path(PHOTO_MODEL).read_bytes())
+        with open(folder / "photo_int8.bank.npz", "wb") as f:
+            np.savez(f, **arrays)
+        yield name, model
+
+
+@needs_schema
+def test_a_tampered_bank_is_refused_in_one_line(tmp_path):
+    from edgeclf.edge.errors import EdgeclfError
+    from edgeclf.edge.teach.bank import load_bank
+
+    seen = 0
+    for name, model in tampered_banks(tmp_path):
+        with pytest.raises(EdgeclfError, match="not a usable feature bank") as refused:
+            load_bank(Classifier(model))
+        assert "\n" not in str(refused.value), name
+        seen += 1
+    assert seen == 7
+
+
+@needs_schema
+@pytest.mark.parametrize("depth", [17, 5000])
+def test_a_deeply_nested_card_is_one_line(tmp_path, depth):
+    from edgeclf.edge.errors import ModelError
+    from edgeclf.edge.tflite.model_file import with_metadata
+
+    nested = b"[" * depth + b"]" * depth
+    model = tmp_path / "deep.tflite"
+    model.write_bytes(with_metadata(PHOTO_MODEL.read_bytes(), "edgeclf_card", nested))
+    with pytest.raises(ModelError, match="the card inside it is unreadable .*nested"):
+        Classifier(model)

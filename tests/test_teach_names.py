@@ -153,3 +153,30 @@ def test_a_live_learn_says_what_to_capture_first(tmp_path):
     shutil.rmtree(tmp_path / "mine" / "hat")
     with pytest.raises(EdgeclfError, match="at least 1 class first"):
         keeping.start()
+
+
+@needs_schema
+def test_a_photo_deleted_while_teaching_is_skipped_and_named(tmp_path):
+    root = folder_of(tmp_path, {"hat": "hat", "shorts": "shorts"}, per_class=10)
+    doomed = []
+
+    def progress(stage, done, total):
+        if stage == "fitting" and not doomed:  # after the features, before the int8 check
+            doomed.extend(sorted((root / "hat").iterdir()))  # its validation photos among them
+            for photo in doomed:
+                photo.unlink()
+
+    result = teach(TeachOptions(folder=root, out=tmp_path / "m.tflite"), progress).result
+    skipped = [n for n in result.notes if "could not be read again" in n]
+    assert doomed and len(skipped) == 1 and "file not found" in skipped[0]
+    assert any(photo.name in skipped[0] for photo in doomed)
+
+
+@needs_schema
+def test_a_stream_takes_the_model_alone(tmp_path):
+    from edgeclf.edge.teach.run import save
+
+    root = folder_of(tmp_path, {"hat": "hat", "shorts": "shorts"}, per_class=4)
+    done = teach(TeachOptions(folder=root, out=Path("/dev/null")))
+    assert save(done, Path("/dev/null")) == (Path("/dev/null"),)
+    assert not Path("/dev/null.json").exists()

@@ -469,6 +469,14 @@ def serve(
             help="Require this bearer token (or ?token=) on every route but /healthz.",
         ),
     ] = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token",
+            help="Off loopback, serve without the token otherwise made up (anyone on the "
+            "network can then use it).",
+        ),
+    ] = False,
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Largest accepted upload.")] = 10.0,
     collect: ServeCollectOption = None,
     classes: ServeClassesOption = None,
@@ -477,7 +485,9 @@ def serve(
     """Serve the live view and a classification API to a browser ('serve' extra).
 
     --source none serves the upload API and page only. With --collect DIR --classes a,b the page
-    saves the camera's region under DIR/<class>/ (pick a class, press or hold capture)."""
+    saves the camera's region under DIR/<class>/ (pick a class, press or hold capture). Video
+    files always play in real time and loop. Off loopback without --token, a token is made up
+    and the URL that carries it is printed, with a QR code for a phone."""
     require("fastapi", "serve")
     require("uvicorn", "serve")
     from ..live.collect import CollectOptions
@@ -488,7 +498,7 @@ def serve(
         raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
     live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None
     upload = int(max_upload_mb * 2**20)
-    run_server(live.classifier(), live_opts, host, port, token, upload, gather)
+    run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, NamedTuple
 
 import typer
 
+from .. import MAX_THREADS
 from ..errors import EdgeclfError
 from .support import version_callback
 
@@ -75,6 +76,8 @@ def parse_threads(text: str) -> ThreadCounts:
         threads = ThreadCounts()
     if not threads or min(threads) < 1:
         raise typer.BadParameter(f"takes counts like 1 or 1,2,4, not {text!r}")
+    if max(threads) > MAX_THREADS:
+        raise typer.BadParameter(f"at most {MAX_THREADS} threads, not {max(threads)}")
     return threads
 
 
@@ -107,7 +110,9 @@ ModelOption = Annotated[
 BackendOption = Annotated[
     Backend | None, typer.Option(help="Interpreter (default: the first one installed).")
 ]
-ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Interpreter threads.")]
+ThreadsOption = Annotated[
+    int | None, typer.Option(min=1, max=MAX_THREADS, help="Interpreter threads.")
+]
 DelegateOption = Annotated[
     str | None, typer.Option(help="External delegate library, e.g. libedgetpu.so.1.")
 ]

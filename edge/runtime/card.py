@@ -209,9 +209,9 @@ class ModelCard(NamedTuple):
         if data is None:
             return None
         try:
-            parsed = json.loads(data.decode())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ModelError(f"{model_path}: the card inside it is unreadable") from None
+            parsed = card_json(data)
+        except ValueError as exc:
+            raise ModelError(f"{model_path}: the card inside it is unreadable ({exc})") from None
         return cls.from_dict(parsed, f"inside {model_path.name}")
 
     def agrees_with(self, other: ModelCard) -> bool:
@@ -328,9 +328,40 @@ def _json_file(path: Path) -> object | None:
     if not path.is_file():
         raise ModelError(f"model card {path} is not a file")
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise ValueError(f"over {MAX_CARD_BYTES // 1024} KB")
+        return card_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
         raise ModelError(f"model card {path} is unreadable: {first_line(exc)}") from None
+
+
+MAX_CARD_BYTES = 256 * 1024  # a card is a few KB
+MAX_CARD_DEPTH = 16  # a card nests 4 deep
+
+
+def card_json(data: bytes) -> object:
+    """A card's JSON, bounded: at most MAX_CARD_BYTES and MAX_CARD_DEPTH deep, checked before it
+    is parsed (deep nesting is a RecursionError inside the parser). ValueError when broken."""
+    if len(data) > MAX_CARD_BYTES:
+        raise ValueError(f"over {MAX_CARD_BYTES // 1024} KB")
+    text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    depth = deepest = 0
+    quoted = escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped, quoted = ch == "\\", ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > MAX_CARD_DEPTH:
+        raise ValueError(f"nested {deepest} deep, more than {MAX_CARD_DEPTH}")
+    return json.loads(text)
 
 
 def _optional_dict(data: dict, key: str) -> dict | None:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import package_dir
+from .. import MAX_THREADS, package_dir
 from ..errors import ModelError, first_line
 from ..quiet import captured_fds
 from ..tflite.flatbuffer import declared_tensor_bytes
@@ -135,6 +135,8 @@ class Classifier:
             failure = probe_failure(self.path, self.backend.name)
             if failure:
                 raise ModelError(f"{self.path} is not a usable TFLite model: {failure}")
+        if threads is not None and not 1 <= threads <= MAX_THREADS:  # LiteRT crashes on 100000
+            raise ModelError(f"threads: {threads} is not between 1 and {MAX_THREADS}")
         self.threads = threads
         delegates = [self._load_delegate(delegate)] if delegate else None
         try:

@@ -7,7 +7,7 @@ import secrets
 import sys
 import time
 from contextlib import asynccontextmanager
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -31,8 +31,10 @@ from .http_guards import (
     LOCAL_HOSTS,
     LOCAL_NAMES,
     BodyLimit,
+    SameOriginWrites,
     connection_cap,
     error,
+    has_token,
     header_timeout_protocol,
     is_loopback,
 )
@@ -111,28 +113,16 @@ def create_app(
         where = ".".join(str(part) for part in first.get("loc", ()))
         return error(422, f"{where}: {first.get('msg', 'invalid request')}")
 
+    app.add_middleware(SameOriginWrites, token=token, local_names=LOCAL_NAMES | {serving_on})
     if local_only:
         own = [serving_on, f"[{serving_on}]"]
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*LOCAL_HOSTS, *own])
-        local_names = LOCAL_NAMES | {serving_on}
-
-        @app.middleware("http")
-        async def same_origin_posts(request: Request, call_next):
-            origin = request.headers.get("origin")
-            if request.method == "POST" and origin and urlsplit(origin).hostname not in local_names:
-                return error(403, "cross-origin request refused")
-            return await call_next(request)
 
     @app.middleware("http")
     async def require_token(request: Request, call_next):
         if token and request.url.path not in OPEN_PATHS:
-            header = request.headers.get("authorization", "")
-            given = (
-                header[7:]
-                if header.lower().startswith("bearer ")
-                else request.query_params.get("token", "")
-            )
-            if not secrets.compare_digest(given.encode(), token.encode()):
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            if not has_token(headers, request.url.query.encode(), token):
                 response = error(401, "missing or wrong token")
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
@@ -224,9 +214,12 @@ def create_app(
             return {"classes": list(collector.classes), "counts": collector.counts}
 
         @app.get("/api/collect/{label}/images")
-        async def captured(label: str) -> dict:
+        async def captured(label: str):
             """The newest images captured under `label`, newest first (names for thumbnails)."""
-            return {"images": [p.name for p in collector.images(label)[:THUMBNAILS]]}
+            try:
+                return {"images": [p.name for p in collector.images(label)[:THUMBNAILS]]}
+            except EdgeclfError as exc:
+                return error(404, str(exc))
 
         @app.get("/api/collect/{label}/images/{name}")
         async def captured_image(label: str, name: str):
@@ -350,8 +343,10 @@ def serve(
     token: str | None,
     max_upload: int,
     collect: CollectOptions | None = None,
+    no_token: bool = False,
 ) -> None:
-    """Probe the camera, warn about an open door, and run the server until Ctrl-C or SIGTERM."""
+    """Probe the camera, lock the door (off loopback, a made-up token unless `no_token`), and
+    run the server until Ctrl-C or SIGTERM."""
 
     import uvicorn
 
@@ -365,18 +360,19 @@ def serve(
         # Open the camera once, now: a missing one fails here, clearly, not in a viewer's browser.
         source = open_source(live_opts.source, live_opts.width, live_opts.height, live_opts.fps)
         live = LiveService(clf, live_opts, source)
+    made_up = not is_loopback(host) and not token and not no_token
+    if made_up:  # as Jupyter does: the printed URL carries it, and nobody else knows it
+        token = secrets.token_urlsafe(16)
     if not is_loopback(host) and not token:
         print(
-            f"warning: listening on {host} without --token: anyone on the network can use it",
+            f"warning: listening on {host} with --no-token: anyone on the network can use the "
+            "camera, capture and retrain the model",
             file=sys.stderr,
         )
     local_only = is_loopback(host) and not token
     app = create_app(clf, live, token, max_upload, local_only, collector, host)
     ClosingServer = _closing_server_class()
-    hint = " (add ?token=YOUR_TOKEN in a browser)" if token else ""
-    print(f"edgeclf serve: {url(host, port)}{hint}", file=sys.stderr)
-    if host in ("0.0.0.0", "::"):
-        print(f"  on this network: {url(lan_address(), port)}", file=sys.stderr)
+    print_urls(host, port, token if made_up else None, bool(token))
     config = uvicorn.Config(
         app,
         host=host,
@@ -386,6 +382,33 @@ def serve(
         http=header_timeout_protocol(HEADER_TIMEOUT_S, connection_cap()),
     )
     ClosingServer(config, live).run(sockets=[sock])
+
+
+def print_urls(host: str, port: int, made_up: str | None, needs_token: bool) -> None:
+    """Where to open the page: with a made-up token, the URL that carries it, and a QR code of
+    the network URL for a phone; with the user's own token, a hint (it is never echoed)."""
+    query = f"?{urlencode({'token': made_up})}" if made_up else ""
+    hint = " (add ?token=YOUR_TOKEN in a browser)" if needs_token and not made_up else ""
+    print(f"edgeclf serve: {url(host, port)}{query}{hint}", file=sys.stderr)
+    if host in ("0.0.0.0", "::"):
+        network = f"{url(lan_address(), port)}{query}"
+        print(f"  on this network: {network}", file=sys.stderr)
+        if made_up:
+            print(qr_code(network), file=sys.stderr)
+
+
+def qr_code(text: str) -> str:
+    """`text` as a QR code drawn with block characters, for a phone's camera (empty where the
+    QR library is missing: the URL above is enough)."""
+    import io
+
+    try:
+        import segno
+    except ImportError:
+        return ""
+    out = io.StringIO()
+    segno.make(text, error="l").terminal(out=out, compact=True)
+    return out.getvalue()
 
 
 def _closing_server_class():

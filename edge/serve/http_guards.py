@@ -143,3 +143,76 @@ def connection_cap() -> int:
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return max(16, soft - 100) if soft != resource.RLIM_INFINITY else 10_000
+
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class SameOriginWrites:
+    """ASGI middleware: no cross-site writes, whatever address serve listens on. A request that
+    changes state (POST, PUT, PATCH, DELETE) is refused (403) when a browser says it comes from
+    another site: `Sec-Fetch-Site: cross-site`, or an Origin (else a Referer) that is not the
+    page's own, unless it carries the right token. A plain HTML form on any page the user opens
+    could otherwise add classes, capture and retrain the live model. Clients that are no browser
+    (curl, scripts) send none of these headers, and cannot be made to by a web page."""
+
+    def __init__(self, app, token: str | None = None, local_names: set[str] = LOCAL_NAMES) -> None:
+        self.app, self.token, self.local_names = app, token, local_names
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in WRITES and not self._allowed(scope):
+            return await error(403, "cross-origin request refused")(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    def _allowed(self, scope) -> bool:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.token and has_token(headers, scope.get("query_string", b""), self.token):
+            return True
+        if headers.get("sec-fetch-site") == "cross-site":
+            return False
+        origin = headers.get("origin") or origin_of(headers.get("referer"))
+        if origin is None:
+            return True  # no browser said where it came from
+        return self.same_origin(origin, headers.get("host", ""))
+
+    def same_origin(self, origin: str, host: str) -> bool:
+        """The page's own origin: the host and port the request was sent to; on loopback any
+        local name for it (`localhost:8000` for `127.0.0.1:8000`)."""
+        from urllib.parse import urlsplit
+
+        try:
+            asked, came = urlsplit(f"//{host}"), urlsplit(origin)
+            if came.scheme not in ("http", "https") or not came.hostname:
+                return False  # "null": a sandboxed frame, a file, a data: URL
+            if came.netloc.lower() == host.lower():
+                return True
+            local = {asked.hostname, came.hostname} <= self.local_names
+            return local and asked.port == came.port
+        except ValueError:  # a malformed header
+            return False
+
+
+def origin_of(referer: str | None) -> str | None:
+    """The origin part (scheme://host:port) of a Referer, or None."""
+    from urllib.parse import urlsplit
+
+    if not referer:
+        return None
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return "null"
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "null"
+
+
+def has_token(headers: dict, query: bytes, token: str) -> bool:
+    """The bearer token in the Authorization header, or `?token=`, compared in constant time."""
+    import secrets
+    from urllib.parse import parse_qs
+
+    header = headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        given = header[7:]
+    else:
+        given = parse_qs(query.decode("latin-1")).get("token", [""])[0]
+    return secrets.compare_digest(given.encode(), token.encode())

@@ -10,6 +10,7 @@ graph gives them: 117 KB for the bundled model. Rebuild it with `make bank` afte
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ from ..datasets.photoset import group_split, load_photos, mapping_for
 from ..errors import EdgeclfError
 from ..runtime.card import sha256_of
 from ..runtime.classifier import DEFAULT_MODEL, Classifier
+from ..tflite.model_file import dense_weights
 from .features import FeatureReader
 
 BANK_SUFFIX = ".bank.npz"
@@ -43,17 +45,70 @@ def load_bank(base: Classifier) -> FeatureBank:
             f"--keep-classes needs {path.name} beside {base.path.name} (features of the base's "
             "own photos): the bundled photo model has one; `make bank` builds one for yours"
         )
-    try:
-        with np.load(path) as saved:
-            raw, scale, zero_point = saved["features"], saved["scale"], saved["zero_point"]
-            sha, classes, counts = str(saved["sha256"]), saved["classes"], saved["counts"]
-    except (OSError, ValueError, KeyError, EOFError):
-        raise EdgeclfError(f"{path}: not a readable feature bank") from None
+    sha, raw, scale, zero_point, classes, counts = read_bank_file(path)
     if sha != sha256_of(base.content):
         raise EdgeclfError(f"{path} belongs to another model: rebuild it with `make bank`")
+    width = dense_weights(base.content)[0].shape[1]
+    if raw.shape[-1] != width:
+        raise EdgeclfError(
+            f"{path}: not a usable feature bank (features {raw.shape[-1]} wide, the base's "
+            f"{width}); rebuild it with `make bank`"
+        )
     features = (raw.astype(np.float32) - float(zero_point)) * float(scale)
     per_class = {str(c): int(n) for c, n in zip(classes, counts, strict=True)}
     return FeatureBank(features.reshape(-1, raw.shape[-1]), per_class)
+
+
+BANK_KEYS = ("features", "scale", "zero_point", "sha256", "classes", "counts")
+MAX_BANK_MEMBER = 64 * 2**20  # the bundled bank's features are 160 KB
+
+
+def read_bank_file(path: Path):
+    """A bank's arrays, each checked (keys, sizes before reading, dtypes, shapes, finiteness):
+    a damaged or tampered bank is one line, never a traceback or a bomb."""
+
+    def refuse(why: str) -> EdgeclfError:
+        return EdgeclfError(
+            f"{path}: not a usable feature bank ({why}); rebuild it with `make bank`"
+        )
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            missing = [key for key in BANK_KEYS if key not in saved.files]
+            if missing:
+                raise refuse(f"no {', '.join(missing)}")
+            big = [i.filename for i in saved.zip.infolist() if i.file_size > MAX_BANK_MEMBER]
+            if big:
+                raise refuse(f"{big[0]} is over {MAX_BANK_MEMBER // 2**20} MB")
+            arrays = {key: saved[key] for key in BANK_KEYS}
+    except EdgeclfError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    raw, scale, zero_point = arrays["features"], arrays["scale"], arrays["zero_point"]
+    sha, classes, counts = arrays["sha256"], arrays["classes"], arrays["counts"]
+    if raw.dtype != np.int8 or raw.ndim not in (2, 3) or not raw.size:
+        raise refuse(f"features of {raw.dtype} {raw.shape}, not int8 rows")
+    if (
+        scale.shape
+        or not np.issubdtype(scale.dtype, np.floating)
+        or not np.isfinite(scale)
+        or scale <= 0
+    ):
+        raise refuse("its scale is not one positive number")
+    if (
+        zero_point.shape
+        or not np.issubdtype(zero_point.dtype, np.integer)
+        or not -128 <= zero_point <= 127
+    ):
+        raise refuse("its zero point is not one int8 number")
+    if sha.shape or sha.dtype.kind != "U":
+        raise refuse("its sha256 is not one string")
+    if classes.ndim != 1 or classes.dtype.kind != "U" or counts.shape != classes.shape:
+        raise refuse("its classes and counts do not pair up")
+    if not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any():
+        raise refuse("its counts are not photo counts")
+    return str(sha), raw, scale, zero_point, classes, counts
 
 
 def build_bank(
