@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -69,40 +69,68 @@ def draw(frame: np.ndarray, roi, result: Drawable) -> np.ndarray:
     _text(out, title, origin, HEADLINE_SCALE, colour)
     entries = result.top_k[:3]
     if entries:
-        headline_box = text_box(title, origin, HEADLINE_SCALE)
-        left, top = bars_place(out.shape, roi, headline_box, len(entries))
-        cv2.rectangle(
-            out, (left - 4, top - 4), (left + BARS_WIDTH, top + 24 * len(entries)), DARK, -1
-        )
-        for i, entry in enumerate(entries):
-            y0, p = top + i * 24, entry.score
-            cv2.rectangle(out, (left, y0), (left + int(BAR * p), y0 + 16), colour, -1)
-            cv2.rectangle(out, (left, y0), (left + BAR, y0 + 16), WHITE, 1)
-            _text(out, f"{entry.label} {p:.0%}"[:18], (left + BAR + 8, y0 + 13), 0.5, WHITE)
+        layout = bars_layout(out.shape, roi, text_box(title, origin, HEADLINE_SCALE), len(entries))
+        draw_bars(out, entries, layout, colour)
     cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)  # last: the region's edge stays seen
     footer = f"{result.fps:.1f} FPS  model {result.infer_ms:.2f} ms"
     _text(out, footer, (10, out.shape[0] - 12), 0.55, WHITE)
     return out
 
 
-BAR, BARS_WIDTH = 120, 300  # a bar, and the bar with up to 18 characters of its label
+class BarsLayout(NamedTuple):
+    left: int
+    top: int
+    wide: bool  # label beside its bar; else above it (a narrow column beside a large region)
+
+    @property
+    def width(self) -> int:
+        return WIDE_WIDTH if self.wide else NARROW_WIDTH
+
+    @property
+    def row(self) -> int:
+        return 24 if self.wide else 38
 
 
-def bars_place(shape, roi, headline_box, rows: int) -> tuple[int, int]:
-    """Where the top-3 bars go (their top-left): the frame corner where they cover the least of
-    the classified region and its headline (none, where the frame has room), on a dark backing."""
+BAR, WIDE_WIDTH, NARROW_WIDTH = 120, 300, 134  # a bar; the wide and the narrow column
+
+
+def bars_layout(shape, roi, headline_box, rows: int) -> BarsLayout:
+    """Where and how the top-3 bars go: the first frame corner (top ones first, wide before
+    narrow) where they cover neither the classified region nor its headline; else the one that
+    covers the least. On a dark backing, so they never vanish on a white wall."""
     height, width = shape[:2]
-    block = 24 * rows
     x, y, w, h = roi
-    corners = ((10, 52), (width - BARS_WIDTH - 10, 52), (10, height - 44 - block),
-               (width - BARS_WIDTH - 10, height - 44 - block))  # fmt: skip
+    candidates = []
+    for wide in (True, False):
+        probe = BarsLayout(0, 0, wide)
+        block = probe.row * rows
+        for left, top in ((10, 52), (width - probe.width - 10, 52), (10, height - 60 - block),
+                          (width - probe.width - 10, height - 60 - block)):  # fmt: skip
+            candidates.append(BarsLayout(left, top, wide))
 
-    def covered(corner) -> int:
-        left, top = corner
-        box = (left - 4, top - 4, left + BARS_WIDTH, top + block)
+    def covered(layout: BarsLayout) -> int:
+        box = (layout.left - 4, layout.top - 4, layout.left + layout.width,
+               layout.top + layout.row * rows)  # fmt: skip
         return overlap(box, (x, y, x + w, y + h)) + overlap(box, headline_box)
 
-    return min(corners, key=covered)
+    return min(candidates, key=covered)  # the first of the least covered
+
+
+def draw_bars(out: np.ndarray, entries, layout: BarsLayout, colour) -> None:
+    left, top = layout.left, layout.top
+    bottom = top + layout.row * len(entries)
+    cv2.rectangle(out, (left - 4, top - 4), (left + layout.width, bottom), DARK, -1)
+    for i, entry in enumerate(entries):
+        p = entry.score
+        text = f"{entry.label} {p:.0%}"[: 18 if layout.wide else 16]
+        if layout.wide:
+            y0 = top + i * layout.row
+            _text(out, text, (left + BAR + 8, y0 + 13), 0.5, WHITE)
+        else:  # the label on its own line, the bar under it
+            _text(out, text, (left, top + i * layout.row + 12), 0.45, WHITE)
+            y0 = top + i * layout.row + 18
+        cv2.rectangle(out, (left, y0), (left + int(BAR * p), y0 + 14), colour, -1)
+        cv2.rectangle(out, (left, y0), (left + BAR, y0 + 14), WHITE, 1)
 
 
 def overlap(a, b) -> int:
@@ -134,10 +162,23 @@ def with_counts(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 def with_banner(frame: np.ndarray, lines: Sequence[str], colour=WHITE) -> np.ndarray:
     """A copy with a message across the bottom of the frame, one line each, above the keys'
-    hint: what `l` (learn) has to say, where the user is looking."""
+    hint: what `l` (learn) has to say, where the user is looking. Long lines are cut to fit."""
     out = frame.copy()
-    scale, step = 0.55, 22
+    scale, step = 0.5, 20
     bottom = out.shape[0] - 62
     for i, line in enumerate(reversed(lines)):
-        _text(out, line, (10, bottom - step * i), scale, colour)
+        _text(out, fitted(line, out.shape[1] - 24, scale), (10, bottom - step * i), scale, colour)
     return out
+
+
+def fitted(text: str, width: int, scale: float) -> str:
+    """`text`, cut to end in '...' where it is wider than `width` pixels."""
+
+    def wide(t: str) -> bool:
+        return cv2.getTextSize(t, FONT, scale, 1)[0][0] > width
+
+    if not wide(text):
+        return text
+    while len(text) > 1 and wide(text + "..."):
+        text = text[:-1]
+    return text.rstrip() + "..."
