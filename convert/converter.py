@@ -19,7 +19,7 @@ from ..edge.runtime.classes import NUM_CLASSES
 from ..edge.runtime.classifier import Classifier
 from ..edge.runtime.contract import FASHION_MNIST, PHOTO, InputContract
 from . import data
-from .keras_io import load_keras_model
+from .keras_io import check_keras_path, load_keras_model
 
 MODES = ("float", "fp16", "dynamic", "int8")
 IO_TYPES = ("int8", "uint8", "float")
@@ -239,6 +239,7 @@ def convert(model_path: Path, out: Path, opts: ConvertOptions) -> dict:
 def checked_output(model_path: Path, out: Path | None, opts: ConvertOptions) -> Path:
     """Where the model goes (`MODEL_<mode>.tflite` by default), checked before TensorFlow loads:
     a refusal costs a second, and neither the model nor its card replaces an input."""
+    check_keras_path(model_path)
     out = out or model_path.with_name(f"{model_path.stem}_{opts.mode}.tflite")
     check_model_output(out, inputs=[model_path, training_card_path(model_path)])
     return out

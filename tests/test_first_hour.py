@@ -26,6 +26,7 @@ def test_convert_given_a_tflite_says_it_takes_the_keras_model(tmp_path):
     assert not (tmp_path / "x.tflite").exists()
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_a_typo_in_classes_suggests_the_label_and_leaves_no_run_folder(tmp_path):
     out = tmp_path / "run"
@@ -41,6 +42,7 @@ def test_teach_with_a_typo_suggests_the_label_too(tmp_path):
     assert "did you mean 'Pants'?" in stderr and not out.exists()
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_a_flat_folder_is_told_to_use_one_subfolder_per_class(tmp_path):
     flat = tmp_path / "flat"
@@ -229,6 +231,7 @@ def test_the_labels_are_where_standard_tflite_metadata_readers_look():
         assert labels == card["classes"]
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_train_refuses_rows_whose_image_is_missing_before_any_work(tmp_path):
     """bench and teach skip such rows with a note; a model is trained on what it was given."""

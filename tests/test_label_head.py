@@ -6,6 +6,7 @@ import shutil
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from edgeclf.edge.datasets.photo_data import split_photos
 from edgeclf.edge.runtime.classes import CLASS_NAMES
@@ -92,6 +93,7 @@ def test_a_validation_sender_stays_out_even_when_a_tiny_folder_picks_validation_
     assert [item.group for item in extra.items] == ["s2"]
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_the_label_head_is_on_for_ten_class_photo_models_only(tmp_path):
     from edgeclf.train.configs import config_for_command
@@ -107,6 +109,7 @@ def test_the_label_head_is_on_for_ten_class_photo_models_only(tmp_path):
         assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_a_run_learns_the_labels_and_saves_a_model_without_their_head(tmp_path, mini_dir):
     import json

@@ -68,6 +68,7 @@ def own_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_bad_class_folders_fail_before_training(tmp_path):
     folder = own_folder(tmp_path)
@@ -227,6 +228,7 @@ def test_an_interrupted_fine_tune_phase_resumes_with_the_whole_history(tmp_path)
     assert not np.allclose(*first)  # the fine-tune phase trained the base's own layers
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 @needs_train
 def test_options_that_do_not_apply_to_own_classes_are_refused_at_once(tmp_path):
     args = ["train", "--photos", str(PHOTOS), "--classes", "Pants,Shoes", "-o", str(tmp_path / "r")]

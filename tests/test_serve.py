@@ -563,6 +563,7 @@ def read_one_response(sock) -> bytes:
     return head
 
 
+@pytest.mark.slow  # starts TensorFlow (or waits out timeouts): not the inner loop
 def test_kept_alive_connections_trickling_headers_or_a_body_are_closed(test_split):
     """After one quick request, a second request's headers a byte at a time (each byte resets
     uvicorn's own keep-alive timer), or a body a byte at a time, is closed in time."""

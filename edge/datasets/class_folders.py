@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import EdgeclfError
 from ..images import is_image_path
-from ..runtime.classes import check_class_name, same_key_clashes
+from ..runtime.classes import fold, has_control, same_key_clashes
 from .sittings import holdout_size
 
 MIN_CLASSES, MAX_CLASSES = 2, 100
@@ -36,8 +36,12 @@ def class_folders(root: Path, minimum: int = MIN_CLASSES) -> list[str]:
 def check_folder_names(root: Path, names: Sequence[str]) -> None:
     """Each folder a class of its own, before any work: a name that is no usable class name (a
     newline in it) and folders that fold to one class (`Jeans/` and `jeans/`) are refused."""
-    for name in names:
-        check_class_name(name, f"{root}/")
+    for name in names:  # the file system took its length and characters; labels.txt may not
+        if has_control(name) or not fold(name):
+            raise EdgeclfError(
+                f"{root}/{ascii(name)[1:-1]}: not a usable class name (a control character such as "
+                "a newline, or no letter, digit or symbol): rename the folder"
+            )
     clashes = same_key_clashes(names)
     if clashes:
         pairs = "; ".join(" and ".join(f"{root / n}/" for n in group) for group in clashes)
