@@ -88,13 +88,14 @@ def test_no_route_answers_5xx_to_a_bad_path_value(lan_app):
     client, _ = lan_app
     assert client.get("/api/collect/nope/images").status_code == 404
     bad = ["nope", "..", "%2e%2e%2fetc", "a%00b", "x" * 300, "%F0%9F%91%96", "jeans%2F..%2F..", " "]
-    routes = [r for r in client.app.routes if "{" in getattr(r, "path", "")]
-    assert len(routes) >= 5
+    paths = client.get("/openapi.json").json()["paths"]  # every route, as the API documents it
+    routes = {path: set(methods) for path, methods in paths.items() if "{" in path}
+    assert len(routes) >= 4 and sum(map(len, routes.values())) >= 5
     own = {"origin": "http://192.168.1.5:8000"}
-    for route in routes:
-        for method in route.methods - {"HEAD"}:
+    for route, methods in routes.items():
+        for method in methods:
             for value in bad:
-                path = re.sub(r"\{[^}]+\}", value, route.path)
+                path = re.sub(r"\{[^}]+\}", value, route)
                 reply = client.request(method, path, headers=own)
                 assert reply.status_code < 500, (method, path, reply.status_code, reply.text)
 

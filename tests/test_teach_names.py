@@ -180,3 +180,25 @@ def test_a_stream_takes_the_model_alone(tmp_path):
     done = teach(TeachOptions(folder=root, out=Path("/dev/null")))
     assert save(done, Path("/dev/null")) == (Path("/dev/null"),)
     assert not Path("/dev/null.json").exists()
+
+
+def test_collect_refuses_twins_and_near_copies_and_asks_about_typos(tmp_path):
+    from edgeclf.edge.live.collect import CollectOptions, Collector, NearName
+    from edgeclf.edge.runtime.classes import CLASS_NAMES
+
+    opts = CollectOptions(tmp_path / "mine", ("hat",), keep_classes=True)
+    with pytest.raises(EdgeclfError, match="already knows T-shirt/top"):
+        Collector(CollectOptions(tmp_path / "mine", ("t-shirt",), keep_classes=True), CLASS_NAMES)
+    collector = Collector(opts, CLASS_NAMES)
+    with pytest.raises(EdgeclfError, match="already collecting hat"):
+        collector.add("HAT ")
+    with pytest.raises(EdgeclfError, match="already knows Trouser"):
+        collector.add("trousers")
+    with pytest.raises(NearName, match=r"did you mean 'hat'\?\): add it again to confirm"):
+        collector.add("hta")
+    assert collector.classes == ("hat",)
+    collector.add("hta", confirm=True)
+    collector.add("👟")
+    assert collector.classes == ("hat", "hta", "👟")
+    with pytest.raises(EdgeclfError, match="control character"):
+        collector.add("a\nb")

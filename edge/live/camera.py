@@ -241,7 +241,7 @@ def run_camera(
             "--collect without a window saves nothing (keys 1-9 need one): add --label NAME to "
             "save every --every-th frame under NAME"
         )
-    collector = Collector(opts.collect) if opts.collect else None
+    collector = Collector(opts.collect, clf.labels) if opts.collect else None
     with contextlib.ExitStack() as stack:  # closes the recording, then moves it into place
         consumers: list[Callable[[FrameResult], None]] = []
         collecting = collector is not None and opts.collect.label is not None

@@ -17,7 +17,7 @@ import numpy as np
 from ..atomic import check_writable_dir, write_new
 from ..errors import EdgeclfError
 from ..images import is_image_path
-from ..runtime.classes import check_class_name, parse_classes
+from ..runtime.classes import check_class_name, did_you_mean, fold, near_copy, parse_classes
 from .frame import FrameResult
 
 JPEG_QUALITY = 92
@@ -65,10 +65,15 @@ class CollectOptions:
         return cls(folder, chosen, label, every, keep_classes) if folder else None
 
 
+class NearName(EdgeclfError):
+    """A new class name one typo from another: added only once confirmed."""
+
+
 class Collector:
     """Saves regions under `folder/<class>/`, never overwriting, and counts what each class has."""
 
-    def __init__(self, opts: CollectOptions) -> None:
+    def __init__(self, opts: CollectOptions, base_classes: tuple[str, ...] = ()) -> None:
+        """`base_classes`: the model's own, which --keep-classes keeps: no class may copy one."""
         existing = (
             sorted(p.name for p in opts.folder.iterdir() if p.is_dir())
             if opts.folder.is_dir()
@@ -87,6 +92,9 @@ class Collector:
             if (opts.folder / name).exists() and not (opts.folder / name).is_dir():
                 raise EdgeclfError(f"--collect: {opts.folder / name} is a file, not a class folder")
         self.opts, self.classes = opts, classes
+        self.base_classes = tuple(base_classes) if opts.keep_classes else ()
+        for name in classes:
+            self._check_not_base(name)
         self.session = time.strftime("%Y%m%d-%H%M%S")
         self.counts = {name: self._count(name) for name in classes}
         self.seen = 0  # classified frames offered to a headless collection
@@ -123,13 +131,25 @@ class Collector:
         self.last_saved[label] = thumb
         return path
 
-    def add(self, name: str) -> None:
-        """A class to collect too (serve's "add class"), named as a folder can be."""
+    def add(self, name: str, confirm: bool = False) -> None:
+        """A class to collect too (serve's "add class"), named as a folder can be. One that would
+        be a class already (`Jeans` beside `jeans`), or with --keep-classes a near-copy of a base
+        class, is refused; one a typo away from another (`hta` beside `hat`) until `confirm`."""
         check_class_name(name, "class")
-        if name in self.classes:
-            raise EdgeclfError(f"already collecting {name}")
+        same = [c for c in self.classes if fold(c) == fold(name)]
+        if same:
+            raise EdgeclfError(f"already collecting {same[0]}")
+        self._check_not_base(name)
+        near = did_you_mean(name, self.classes)
+        if near and not confirm:
+            raise NearName(f"new class {name!r} (did you mean {near!r}?): add it again to confirm")
         self.classes = (*self.classes, name)
         self.counts[name] = self._count(name)
+
+    def _check_not_base(self, name: str) -> None:
+        base = near_copy(name, self.base_classes)
+        if base:
+            raise EdgeclfError(f"{name}: the model already knows {base} (kept with --keep-classes)")
 
     def images(self, label: str) -> list[Path]:
         """The images under `label`, newest first."""

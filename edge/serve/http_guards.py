@@ -216,3 +216,37 @@ def has_token(headers: dict, query: bytes, token: str) -> bool:
     else:
         given = parse_qs(query.decode("latin-1")).get("token", [""])[0]
     return secrets.compare_digest(given.encode(), token.encode())
+
+
+OPEN_PATHS = {"/healthz"}
+
+
+class TokenGuard:
+    """ASGI middleware: with a token, every route but the probes needs it, as `Authorization:
+    Bearer TOKEN` or `?token=` (the page carries it in its own URL)."""
+
+    def __init__(self, app, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.token and scope["path"] not in OPEN_PATHS:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            if not has_token(headers, scope.get("query_string", b""), self.token):
+                response = error(401, "missing or wrong token")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+async def http_error(request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own errors (404, 405, 413...) in serve's `{"error": ...}` shape."""
+    response = error(exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def invalid_request(request, exc) -> JSONResponse:
+    """A bad parameter (`?frame=x`): the first problem, in one line."""
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return error(422, f"{where}: {first.get('msg', 'invalid request')}")
