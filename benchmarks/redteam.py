@@ -320,6 +320,88 @@ def stays_inside(box: Path) -> None:
     check("writes: the source video is intact", cv2.VideoCapture(str(clip)).isOpened())
 
 
+def off_loopback_writes() -> None:
+    """serve on every address, no --token and --no-token: a cross-site form can't write."""
+    import httpx
+
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="edgeclf-csrf-"))
+    clip = folder / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    for _ in range(20):
+        writer.write(cv2.resize(cv2.imread(str(PHOTO)), (320, 240)))
+    writer.release()
+    args = ["serve", "--source", str(clip), "--host", "0.0.0.0", "--port", str(port),
+            "--collect", str(folder / "mine"), "--classes", "jeans"]  # fmt: skip
+    for extra, name in (([], "made-up token"), (["--no-token"], "--no-token")):
+        proc = subprocess.Popen([EDGECLF, *args, *extra], stderr=subprocess.PIPE, text=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(base + "/healthz").status_code == 200:
+                        break
+                time.sleep(0.05)
+            form = {"origin": "http://attacker.example", "content-type": "text/plain"}
+            codes = [
+                httpx.post(base + path, headers=form).status_code
+                for path in ("/api/classes/evil", "/api/collect/jeans", "/api/learn")
+            ]
+            check(f"serve --host 0.0.0.0 ({name}): cross-site writes refused",
+                  all(400 <= c < 500 for c in codes), f"HTTP {codes}")  # fmt: skip
+            if extra:
+                unknown = httpx.get(base + "/api/collect/nope/images").status_code
+                check("serve: an unknown class's images are 404", unknown == 404, f"HTTP {unknown}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    saved = list((folder / "mine").rglob("*.jpg")) if (folder / "mine").exists() else []
+    check("serve: nothing captured by the cross-site writes", not saved, f"{len(saved)} files")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def hardening_rows(box: Path) -> None:
+    """The rows of the last red-team pass, each answered in one line, fast."""
+    code, stderr, _ = run("classify", str(PHOTO), "--threads", "100000")
+    check("classify --threads 100000: refused, no crash", code == 2 and "Segmentation" not in stderr,
+          f"exit {code}")  # fmt: skip
+    (box / "file").write_text("x")
+    started = time.perf_counter()
+    code, stderr, rss = run("convert", str(ROOT / "models" / "photo.keras"), "-o",
+                            str(box / "file" / "x.tflite"))  # fmt: skip
+    seconds = time.perf_counter() - started
+    check("convert -o under a file: refused within 2 s and 150 MB",
+          code != 0 and seconds < 2 and rss < 150, f"{seconds:.1f} s, {rss:.0f} MB")  # fmt: skip
+    shop = box / "shop"
+    for name in ("hat", "cap"):
+        (shop / name).mkdir(parents=True)
+        for i in range(3):
+            shutil.copy(PHOTO, shop / name / f"{i}.jpg")
+            with open(shop / name / f"{i}.jpg", "ab") as f:
+                f.write(bytes([i, len(name)]))
+    code, stderr, _ = run("teach", str(shop), "-o", "/dev/null")
+    check("teach -o /dev/null: no /dev/null.json", code == 0 and not Path("/dev/null.json").exists(),
+          f"exit {code}: {stderr.strip().splitlines()[-1:]}")  # fmt: skip
+    from edgeclf.edge.tflite.model_file import with_metadata
+
+    deep = box / "deep.tflite"
+    data = (ROOT / "models" / "photo_int8.tflite").read_bytes()
+    deep.write_bytes(with_metadata(data, "edgeclf_card", b"[" * 5000 + b"]" * 5000))
+    code, stderr, _ = run("classify", str(PHOTO), "--model", str(deep))
+    check("a card nested too deep: one line", "Traceback" not in stderr
+          and len(stderr.strip().splitlines()) == 1, stderr.strip()[:80])  # fmt: skip
+    models = box / "models"
+    models.mkdir()
+    for name in ("photo_int8.tflite", "photo_int8.json"):
+        shutil.copy(ROOT / "models" / name, models / name)
+    with open(models / "photo_int8.bank.npz", "wb") as f:
+        np.savez(f, features=np.full((4, 2, 160), np.nan, np.float32))
+    code, stderr, _ = run("teach", str(shop), "-o", str(box / "k.tflite"), "--keep-classes",
+                          "--base", str(models / "photo_int8.tflite"))  # fmt: skip
+    check("a tampered bank: one line", code != 0 and "Traceback" not in stderr
+          and "not a usable feature bank" in stderr, stderr.strip()[:80])  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
@@ -339,6 +421,11 @@ def main() -> int:
         shutil.rmtree(box, ignore_errors=True)
         box.mkdir()
         stays_inside(box)
+        rows = work / "rows"
+        shutil.rmtree(rows, ignore_errors=True)
+        rows.mkdir()
+        hardening_rows(rows)
+        off_loopback_writes()
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
