@@ -14,7 +14,7 @@ $(VENV)/.edge-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.all-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[train,edge,serve,dev]"
+	$(BIN)/pip install -q -e ".[train,edge,serve,mqtt,dev]"
 	touch $@ $(VENV)/.edge-installed
 
 ## demo: classify and score 40 real photos, audit the Fashion-MNIST samples, benchmark both models (no TensorFlow)
@@ -43,7 +43,7 @@ TFLITE_VENV := .venv-tflite
 $(TFLITE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TFLITE_VENV)
 	$(TFLITE_VENV)/bin/python -m pip install -q --upgrade pip
-	$(TFLITE_VENV)/bin/pip install -q -e ".[tflite,serve,dev]" matplotlib
+	$(TFLITE_VENV)/bin/pip install -q -e ".[tflite,serve,mqtt,dev]" matplotlib
 	touch $@
 
 test-tflite:

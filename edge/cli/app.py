@@ -15,6 +15,7 @@ from .options import (
     OUTPUT,
     SOURCE,
     TRAINING,
+    AcceptModelsOption,
     ArchOption,
     BackendOption,
     BackgroundClassOption,
@@ -25,6 +26,9 @@ from .options import (
     CollectOption,
     DataDir,
     DelegateOption,
+    DeviceIdOption,
+    DiscoveryOption,
+    FleetKeyFileOption,
     FlipAverageOption,
     ImagesOption,
     IoType,
@@ -33,6 +37,10 @@ from .options import (
     LabelOption,
     LiveArgs,
     ModelOption,
+    MqttCaOption,
+    MqttIntervalOption,
+    MqttOption,
+    MqttQueueOption,
     PerClassOption,
     PhotosOption,
     ServeClassesOption,
@@ -438,6 +446,14 @@ def camera(
             rich_help_panel=SOURCE,
         ),
     ] = False,
+    mqtt: MqttOption = None,
+    mqtt_ca: MqttCaOption = None,
+    device_id: DeviceIdOption = None,
+    mqtt_interval: MqttIntervalOption = 30.0,
+    mqtt_queue: MqttQueueOption = 1000,
+    discovery: DiscoveryOption = True,
+    accept_models: AcceptModelsOption = False,
+    fleet_key_file: FleetKeyFileOption = None,
 ) -> None:
     """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
     with --collect, 1-9 save the region under that class and l learns them into DIR.tflite)."""
@@ -445,7 +461,11 @@ def camera(
     from ..live.collect import CollectOptions
 
     gather = CollectOptions.for_command(collect, classes, label, every, keep_classes)
-    opts = CameraOptions(headless=headless, on_change=on_change, record=record, collect=gather)
+    fleet = fleet_options(mqtt, mqtt_ca, device_id, mqtt_interval, mqtt_queue, discovery,
+                          accept_models, fleet_key_file)  # fmt: skip
+    opts = CameraOptions(
+        headless=headless, on_change=on_change, record=record, collect=gather, fleet=fleet
+    )
     live_opts = live.options(max_frames=max_frames, duration=duration, loop=loop, realtime=realtime)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
     print_summary(summary)
@@ -481,6 +501,14 @@ def serve(
     collect: ServeCollectOption = None,
     classes: ServeClassesOption = None,
     keep_classes: KeepClassesOption = False,
+    mqtt: MqttOption = None,
+    mqtt_ca: MqttCaOption = None,
+    device_id: DeviceIdOption = None,
+    mqtt_interval: MqttIntervalOption = 30.0,
+    mqtt_queue: MqttQueueOption = 1000,
+    discovery: DiscoveryOption = True,
+    accept_models: AcceptModelsOption = False,
+    fleet_key_file: FleetKeyFileOption = None,
 ) -> None:
     """Serve the live view and a classification API to a browser ('serve' extra).
 
@@ -498,7 +526,88 @@ def serve(
         raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
     live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None
     upload = int(max_upload_mb * 2**20)
-    run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token)
+    fleet = fleet_options(mqtt, mqtt_ca, device_id, mqtt_interval, mqtt_queue, discovery,
+                          accept_models, fleet_key_file)  # fmt: skip
+    if fleet and live.source == "none":
+        raise EdgeclfError("--mqtt needs a camera: --source none has no frames to publish")
+    run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token, fleet)
+
+
+@app.command()
+@user_errors
+def publish(
+    model: Annotated[Path, typer.Argument(help="The model (.tflite, its card inside) to send.")],
+    mqtt: Annotated[
+        str,
+        typer.Option("--mqtt", metavar="URL", help="The broker: mqtt://\\[user@]host\\[:port]."),
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="A device id, or 'all' for every device.")
+    ] = "all",
+    fleet_key_file: FleetKeyFileOption = None,
+    mqtt_ca: MqttCaOption = None,
+) -> None:
+    """Send a model to the fleet, signed with the fleet key ($EDGECLF_FLEET_KEY): devices started
+    with --accept-models and the same key check it and swap it in; retained, so a device that
+    starts later gets it too."""
+    from ..fleet.envelope import fleet_key
+    from ..fleet.publish import publish_model
+    from ..fleet.topics import device_id, parse_url
+
+    url = parse_url(mqtt)
+    target = "all" if to == "all" else device_id(to)
+    print(publish_model(model, url, target, fleet_key(fleet_key_file), mqtt_ca))
+
+
+@app.command()
+@user_errors
+def watch(
+    mqtt: Annotated[str, typer.Argument(metavar="URL", help="The broker: mqtt://host[:port].")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON line per state message, no table.")
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    mqtt_ca: MqttCaOption = None,
+) -> None:
+    """Watch every device on the broker live: online or not, garment, confidence, model, last
+    seen and messages per second (Ctrl-C to stop)."""
+    import contextlib
+
+    from ..fleet.topics import parse_url
+    from ..fleet.watch import print_json
+    from ..fleet.watch import watch as watch_fleet
+
+    stream = watch_fleet(parse_url(mqtt), mqtt_ca, duration)
+    with contextlib.suppress(KeyboardInterrupt):
+        if as_json:
+            print_json(stream, lambda line: print(line, flush=True))
+            return
+        from rich.live import Live
+
+        from ..console import console
+
+        with Live(console=console, refresh_per_second=2) as live:
+            for fleet, _ in stream:
+                live.update(fleet.table())
+
+
+def fleet_options(
+    mqtt, ca_file, device, interval, queue, discovery, accept_models, key_file
+):  # the same eight options on camera and serve
+    from ..fleet.device import FleetOptions
+
+    return FleetOptions.for_command(
+        mqtt,
+        ca_file=ca_file,
+        device=device,
+        interval=interval,
+        queue=queue,
+        discovery=discovery,
+        accept_models=accept_models,
+        key_file=key_file,
+    )
 
 
 def main() -> None:

@@ -334,3 +334,57 @@ def with_live_options(func: Callable) -> Callable:
 
     wrapper.__signature__ = signature.replace(parameters=[*shared, *own])
     return wrapper
+
+
+FLEET = "Fleet (MQTT)"
+MqttOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mqtt",
+        metavar="URL",
+        help="Publish to this broker: mqtt://\\[user@]host\\[:port] or mqtts://... (password in "
+        "$EDGECLF_MQTT_PASSWORD).",
+        rich_help_panel=FLEET,
+    ),
+]
+MqttCaOption = Annotated[
+    Path | None,
+    typer.Option("--mqtt-ca", help="CA certificate for mqtts://.", rich_help_panel=FLEET),
+]
+DeviceIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device-id",
+        help="This device's name on the broker \\[default: the host name].",
+        rich_help_panel=FLEET,
+    ),
+]
+MqttIntervalOption = Annotated[
+    float,
+    typer.Option(min=1.0, help="Seconds between heartbeat states.", rich_help_panel=FLEET),
+]
+MqttQueueOption = Annotated[
+    int,
+    typer.Option(
+        min=1, max=1_000_000, help="Events kept while the broker is away.", rich_help_panel=FLEET
+    ),
+]
+DiscoveryOption = Annotated[
+    bool,
+    typer.Option(
+        "--discovery/--no-discovery", help="Home Assistant MQTT discovery.", rich_help_panel=FLEET
+    ),
+]
+AcceptModelsOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-models",
+        help="Swap in models published to this device, signed with "
+        "the fleet key ($EDGECLF_FLEET_KEY or --fleet-key-file).",
+        rich_help_panel=FLEET,
+    ),
+]
+FleetKeyFileOption = Annotated[
+    Path | None,
+    typer.Option("--fleet-key-file", help="The fleet key, from a file.", rich_help_panel=FLEET),
+]

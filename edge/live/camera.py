@@ -15,6 +15,7 @@ import cv2
 
 from ..atomic import atomic_path, check_writable_file, write_text
 from ..errors import EdgeclfError
+from ..fleet.device import FleetOptions
 from ..runtime.classifier import Classifier
 from ..teach.run import TeachResult
 from . import overlay
@@ -35,6 +36,7 @@ class CameraOptions:
     record: Path | None = None
     snapshot_dir: Path = Path("snapshots")
     collect: CollectOptions | None = None
+    fleet: FleetOptions | None = None  # publish to an MQTT broker (`--mqtt`)
 
 
 class JsonPrinter:
@@ -193,6 +195,17 @@ def learned_lines(result: TeachResult) -> list[str]:
     return lines + warnings[:1]
 
 
+def fleet_publisher(opts: FleetOptions, live: LiveClassifier, stack: contextlib.ExitStack):
+    """Each classified frame to the broker (which never holds the camera up); `offline` on a
+    clean exit."""
+    from .. import __version__
+    from ..fleet.device import start_link
+
+    link = start_link(opts, live, __version__)
+    stack.callback(link.stop)
+    return lambda result: link.see(result.to_dict(), live.clf.name, list(live.clf.labels))
+
+
 def fit_into(image, size: tuple[int, int]):
     """`image` scaled to fit `size` (width, height), letterboxed on black."""
     import numpy as np
@@ -256,6 +269,8 @@ def run_camera(
         if show:
             stack.callback(cv2.destroyAllWindows)
             consumers.append(Window(live, opts.snapshot_dir, collector))
+        if opts.fleet:
+            consumers.append(fleet_publisher(opts.fleet, live, stack))
         with contextlib.suppress(KeyboardInterrupt):
             for result in live.stream():
                 for consume in consumers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -47,6 +48,7 @@ class LiveService:
         self.error: str | None = None
         self.started = time.time()
         self.live = LiveClassifier(clf, opts, source)
+        self.listeners: list[Callable[[FrameResult], None]] = []  # each result, as it comes
         self.thread = threading.Thread(target=self._run, name="edgeclf-live", daemon=True)
 
     def start(self) -> None:
@@ -63,6 +65,8 @@ class LiveService:
             self.cond.notify_all()
 
     def publish(self, result: FrameResult) -> None:
+        for listener in self.listeners:  # the fleet link: it never blocks
+            listener(result)
         quality = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
         ok, buffer = cv2.imencode(".jpg", result.plot(), quality)
         if not ok:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import EdgeclfError
+from ..fleet.device import FleetOptions
 from ..live.collect import CollectOptions, Collector
 from ..live.service import LiveService
 from ..live.stream import LiveOptions
@@ -135,6 +136,7 @@ def serve(
     max_upload: int,
     collect: CollectOptions | None = None,
     no_token: bool = False,
+    fleet: FleetOptions | None = None,
 ) -> None:
     """Probe the camera, lock the door (off loopback, a made-up token unless `no_token`), and
     run the server until Ctrl-C or SIGTERM."""
@@ -172,7 +174,20 @@ def serve(
         timeout_graceful_shutdown=5,
         http=header_timeout_protocol(HEADER_TIMEOUT_S, connection_cap()),
     )
-    ClosingServer(config, live).run(sockets=[sock])
+    link = None
+    if fleet and live:
+        from .. import __version__
+        from ..fleet.device import start_link
+
+        link = start_link(fleet, live, __version__)
+        live.listeners.append(
+            lambda result: link.see(result.to_dict(), live.clf.name, list(live.clf.labels))
+        )
+    try:
+        ClosingServer(config, live).run(sockets=[sock])
+    finally:
+        if link:
+            link.stop()
 
 
 def print_urls(host: str, port: int, made_up: str | None, needs_token: bool) -> None:

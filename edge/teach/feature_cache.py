@@ -24,15 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir
+
 LAYOUT = "features-v2"
 DIGEST = 32  # SHA-256 bytes at the start of each record
 MAX_SHARD_BYTES = 32 * 2**20  # about 100,000 photos per shard at the small model's width
-
-
-def cache_dir() -> Path:
-    """`$EDGECLF_CACHE`, else the user's cache folder (`~/.cache/edgeclf`)."""
-    root = os.environ.get("EDGECLF_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(root) / "edgeclf" if root else Path.home() / ".cache" / "edgeclf"
 
 
 class FeatureCache:
