@@ -328,3 +328,23 @@ def test_a_retained_model_reaches_a_device_that_starts_later_and_watch_lists_it(
     lines = [json.loads(line) for line in watch.communicate(timeout=30)[0].splitlines()]
     assert lines and {line["device"] for line in lines} == {"cam1"}
     assert any(line["model"].endswith("later.tflite") for line in lines)
+
+
+@needs_broker
+def test_serve_publishes_like_the_camera(broker, clip):
+    recorder = Recorder(broker.port)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [EDGECLF, "serve", "--source", str(clip), "--port", str(port), "--model",
+            str(FASHION_MODEL), "--mqtt", broker.url, "--device-id", "shopfront"]  # fmt: skip
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        assert recorder.wait(lambda: len(recorder.on("edgeclf/shopfront/events")) >= 2)
+        state = json.loads(recorder.on("edgeclf/shopfront/state")[-1])
+        assert state["model"] == FASHION_MODEL.name and state["label"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert recorder.wait(lambda: recorder.on("edgeclf/shopfront/availability")[-1:] == [b"offline"])
+    recorder.close()
