@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast test-tflite pi-smoke redteam lint clean model accurate photo bank
+.PHONY: demo test test-fast test-tflite pi-smoke redteam lint clean model accurate photo bank docs wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,25 @@ demo: $(VENV)/.edge-installed
 	$(BIN)/edgeclf classify examples/ --expect-dirs --model models/fashion_int8.tflite
 	$(BIN)/edgeclf bench --model models/fashion_int8.tflite --limit 2000
 
-## test: lint, check the import layers (lint-imports) and run the whole test suite
+## test: lint, check the import layers (lint-imports), build the docs strictly, run every test
 test: $(VENV)/.all-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(MAKE) docs SITE=$$(mktemp -d)/site
 	$(BIN)/pytest -q
+
+## docs: the docs site (MkDocs, Material), built strictly: a broken link fails (SITE=dir)
+SITE ?= site
+docs: $(VENV)/.all-installed
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(abspath $(SITE))
+
+## wheel: dist/edgeclf-<version>-py3-none-any.whl with the bundled models, banks and page (DIST=dir)
+DIST ?= dist
+wheel: $(VENV)/.all-installed
+	rm -rf build
+	$(BIN)/pip wheel -q --no-deps -w $(DIST) .
+	@ls -1 $(DIST)/edgeclf-*-py3-none-any.whl
 
 ## test-fast: the inner loop: lint and the tests not marked slow (no training or converting)
 test-fast: $(VENV)/.all-installed
@@ -109,4 +122,4 @@ lint: $(VENV)/.all-installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site dist

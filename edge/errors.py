@@ -32,3 +32,12 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (library errors can run to pages)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def install_hint(extra: str) -> str:
+    """How to add an extra, said for both ways edgeclf is installed: a clone (editable) and a
+    wheel (`make wheel`; edgeclf is not on PyPI)."""
+    return (
+        f"pip install -e '.[{extra}]' in a clone, or pip install "
+        f"'edgeclf-VERSION-py3-none-any.whl[{extra}]' from the wheel you installed"
+    )

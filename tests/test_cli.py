@@ -94,7 +94,8 @@ def test_train_without_tensorflow_names_the_extra(tmp_path):
         result = run_cli(*args, env=env)
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "pip install 'edgeclf[train]'" in lines[0], result.stderr
+        assert len(lines) == 1 and "pip install -e '.[train]' in a clone" in lines[0], result.stderr
+        assert "edgeclf-VERSION-py3-none-any.whl[train]' from the wheel" in lines[0]
         assert "Traceback" not in result.stderr
 
 
@@ -173,3 +174,20 @@ def test_the_arch_choices_are_the_architectures_train_builds():
     from edgeclf.train.architectures import ARCHITECTURES, PHOTO_ARCHITECTURES
 
     assert {a.value for a in Arch} == {*ARCHITECTURES, *PHOTO_ARCHITECTURES}
+
+
+def test_every_command_shows_an_example_in_its_help():
+    from edgeclf.edge.cli.app import app
+
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"classify", "camera", "teach", "serve", "bench", "publish", "watch"} <= set(names)
+    for name in names:
+        result = run_cli(name, "--help")
+        assert result.returncode == 0 and "Examples:" in result.stdout, name
+        assert f"edgeclf {name} " in result.stdout, name
+
+
+def test_version_names_what_a_bug_report_needs():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert all(part in result.stdout for part in ("edgeclf ", "OpenCV ", "NumPy ", "Python "))

@@ -79,7 +79,9 @@ def main_options(version: VersionOption = False) -> None:
     """Garment classifier from desktop training to int8 TFLite on a Raspberry Pi or laptop."""
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf train --photos ../shared/data/clothing-photos --arch photo-medium --size 64 --epochs 40\n\n  edgeclf train --photos shop/ --classes-from-folders --epochs 10 --out runs/shop"
+)
 @user_errors
 def train(
     ctx: typer.Context,
@@ -215,7 +217,9 @@ def train(
     print_summary(metrics, out)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf convert runs/photo/model.keras --int8 -o photo_int8.tflite"
+)
 @user_errors
 def convert(
     model: Annotated[Path, typer.Argument(help="Trained Keras model (.keras).")],
@@ -250,7 +254,9 @@ def convert(
     run(model, out, opts)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf classify photos/ --json\n\n  edgeclf classify catalog/ --expect-dirs --report audit.csv"
+)
 @user_errors
 def classify(
     images: Annotated[list[str], typer.Argument(help="Image files, folders (recursive) or globs.")],
@@ -294,7 +300,9 @@ def classify(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf bench --images tests/fixtures/photos --runs 500\n\n  edgeclf bench --compare models/photo_int8.tflite shop.tflite --threads 1,2"
+)
 @user_errors
 def bench(
     models: Annotated[
@@ -342,7 +350,9 @@ def bench(
     run_bench(paths, opts, compare, reference, json_path, plot)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf teach shop/ -o shop.tflite\n\n  edgeclf teach collected/ -o thirteen.tflite --keep-classes"
+)
 @user_errors
 def teach(
     folder: Annotated[
@@ -395,7 +405,9 @@ def teach(
     print_result(taught.result, save(taught, out))
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf camera --collect shop/ --classes jeans,chinos\n\n  edgeclf camera --source clip.mp4 --headless --on-change --mqtt mqtt://broker.lan --device-id cam1"
+)
 @user_errors
 @with_live_options
 def camera(
@@ -473,7 +485,9 @@ def camera(
         raise fail(summary.error, 1)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf serve --source 0 --collect shop/ --classes jeans,chinos\n\n  edgeclf serve --source picamera2 --host 0.0.0.0"
+)
 @user_errors
 @with_live_options
 def serve(
@@ -533,7 +547,9 @@ def serve(
     run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token, fleet)
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  EDGECLF_FLEET_KEY=... edgeclf publish shop.tflite --mqtt mqtt://broker.lan --to all"
+)
 @user_errors
 def publish(
     model: Annotated[Path, typer.Argument(help="The model (.tflite, its card inside) to send.")],
@@ -559,7 +575,9 @@ def publish(
     print(publish_model(model, url, target, fleet_key(fleet_key_file), mqtt_ca))
 
 
-@app.command()
+@app.command(
+    epilog="Examples:\n\n  edgeclf watch mqtt://broker.lan\n\n  edgeclf watch mqtt://broker.lan --json --duration 60"
+)
 @user_errors
 def watch(
     mqtt: Annotated[str, typer.Argument(metavar="URL", help="The broker: mqtt://host[:port].")],

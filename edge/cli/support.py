@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import EdgeclfError
+from ..errors import EdgeclfError, install_hint
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -47,11 +47,36 @@ def user_errors(func: Callable) -> Callable:
 
 
 def version_callback(value: bool) -> None:
+    """`edgeclf --version`: what a bug report needs, in one line."""
     if value:
-        from .. import __version__
-
-        print(f"edgeclf {__version__}")
+        print(version_line())
         raise typer.Exit()
+
+
+def version_line() -> str:
+    """edgeclf's version, with the TFLite runtime, OpenCV, NumPy and Python it runs on."""
+    import platform
+
+    from .. import __version__
+    from ..runtime.backends import load_backend
+
+    try:
+        backend = load_backend()
+        runtime = f"{backend.name} {backend.version}"
+    except EdgeclfError:
+        runtime = "no TFLite runtime"
+    try:
+        import cv2
+
+        opencv = f"OpenCV {cv2.__version__}"
+    except ImportError:
+        opencv = "no OpenCV"
+    import numpy
+
+    return (
+        f"edgeclf {__version__} ({runtime}, {opencv}, NumPy {numpy.__version__}, "
+        f"Python {platform.python_version()} on {platform.machine()})"
+    )
 
 
 def require(module: str, extra: str) -> None:
@@ -66,7 +91,7 @@ def require(module: str, extra: str) -> None:
             importlib.import_module(module)
     except ImportError:
         raise EdgeclfError(
-            f"{module} is not installed; install the '{extra}' extra: pip install 'edgeclf[{extra}]'"
+            f"{module} is not installed; install the '{extra}' extra: {install_hint(extra)}"
         ) from None
 
 

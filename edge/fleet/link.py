@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import EdgeclfError
+from ..errors import EdgeclfError, install_hint
 from .discovery import discovery_configs
 from .envelope import Refused, open_sealed
 from .topics import BrokerUrl, topic
@@ -50,10 +50,7 @@ class FleetLink:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
-            raise EdgeclfError(
-                "--mqtt needs paho-mqtt: pip install 'edgeclf[mqtt]' (from a clone: "
-                "pip install -e '.[mqtt]')"
-            ) from None
+            raise EdgeclfError(f"--mqtt needs paho-mqtt: {install_hint('mqtt')}") from None
         self.url, self.device, self.say = url, device, say
         self.discovery, self.interval, self.version = discovery, interval, version
         self.accept, self.key = accept, key

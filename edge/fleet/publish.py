@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..errors import EdgeclfError
+from ..errors import EdgeclfError, install_hint
 from ..runtime.classifier import Classifier
 from .envelope import seal
 from .topics import BrokerUrl, topic
@@ -17,10 +17,7 @@ def connected_client(url: BrokerUrl, ca_file: Path | None, name: str, timeout: f
     try:
         import paho.mqtt.client as mqtt
     except ImportError:
-        raise EdgeclfError(
-            "this needs paho-mqtt: pip install 'edgeclf[mqtt]' (from a clone: pip install -e "
-            "'.[mqtt]')"
-        ) from None
+        raise EdgeclfError(f"this needs paho-mqtt: {install_hint('mqtt')}") from None
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv311)
     if url.user:
         client.username_pw_set(url.user, url.password)

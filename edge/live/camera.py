@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 
 from ..atomic import atomic_path, check_writable_file, write_text
-from ..errors import EdgeclfError
+from ..errors import EdgeclfError, install_hint
 from ..fleet.device import FleetOptions
 from ..runtime.classifier import Classifier
 from ..teach.run import TeachResult
@@ -231,8 +231,8 @@ def why_no_window() -> str:
     if gui and gui[0].split(":", 1)[1].strip().upper() == "NONE":
         return (
             "this OpenCV has no window support (the headless build of the [edge] extra); on a "
-            "machine with a screen: pip uninstall -y opencv-python-headless && "
-            "pip install 'edgeclf[desktop]'"
+            "machine with a screen: pip uninstall -y opencv-python-headless, then "
+            f"{install_hint('desktop')}"
         )
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")

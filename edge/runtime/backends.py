@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, NamedTuple
 
-from ..errors import ModelError
+from ..errors import ModelError, install_hint
 
 # backend name -> (module holding Interpreter and load_delegate, distribution for the version)
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -74,8 +74,8 @@ def load_backend(name: str | None = None) -> Backend:
         except ImportError:
             continue
     raise ModelError(
-        "no TFLite interpreter installed: pip install 'edgeclf[edge]' (ai-edge-litert), "
-        "or 'edgeclf[tflite]' (tflite-runtime) where LiteRT has no wheel"
+        f"no TFLite interpreter installed: {install_hint('edge')} (ai-edge-litert; the extra "
+        "[tflite] gives tflite-runtime where LiteRT has no wheel)"
     )
 
 
