@@ -35,7 +35,7 @@ test: $(VENV)/.all-installed
 ## docs: the docs site (MkDocs, Material), built strictly: a broken link fails (SITE=dir)
 SITE ?= site
 docs: $(VENV)/.all-installed
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(abspath $(SITE))
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(abspath $(SITE))
 
 ## wheel: dist/edgeclf-<version>-py3-none-any.whl with the bundled models, banks and page (DIST=dir)
 DIST ?= dist
@@ -79,7 +79,7 @@ RUN := runs/bundled
 model: $(VENV)/.all-installed
 	$(BIN)/edgeclf train --arch small --epochs 80 --seed 0 --overwrite --out $(RUN)
 	cp $(RUN)/model.keras models/fashion.keras
-	cp $(RUN)/curves.png models/curves.png
+	cp $(RUN)/curves.png docs/img/curves.png
 	$(BIN)/edgeclf convert models/fashion.keras --int8 -o models/fashion_int8.tflite
 	$(BIN)/edgeclf convert models/fashion.keras -o $(RUN)/fashion_float.tflite
 	$(BIN)/edgeclf convert models/fashion.keras --fp16 -o $(RUN)/fashion_fp16.tflite
@@ -87,7 +87,7 @@ model: $(VENV)/.all-installed
 	$(BIN)/edgeclf bench --compare $(RUN)/fashion_float.tflite $(RUN)/fashion_fp16.tflite \
 		$(RUN)/fashion_dynamic.tflite models/fashion_int8.tflite --json $(RUN)/compare.json
 	$(BIN)/edgeclf bench --model models/fashion_int8.tflite --threads 1,2 --json models/bench.json \
-		--plot models/bench.png
+		--plot docs/img/bench.png
 
 ## accurate: train and convert the 1.17M-parameter, flip-averaged variant (83 min with --bf16 on a 2-core AMX CPU)
 ACCURATE := runs/accurate
@@ -107,10 +107,10 @@ photo: $(VENV)/.all-installed
 		--seed 0 --overwrite --out $(PHOTO_RUN)
 	cp $(PHOTO_RUN)/model.keras models/photo.keras
 	cp $(PHOTO_RUN)/model.card.json models/photo.card.json
-	cp $(PHOTO_RUN)/curves.png models/photo_curves.png
+	cp $(PHOTO_RUN)/curves.png docs/img/photo_curves.png
 	$(BIN)/edgeclf convert models/photo.keras --int8 -o models/photo_int8.tflite
 	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images $(PHOTOS) --split val \
-		--threads 1,2 --json models/photo_bench.json --plot models/photo_bench.png
+		--threads 1,2 --json models/photo_bench.json --plot docs/img/photo_bench.png
 	$(MAKE) bank
 
 ## bank: the feature bank beside the photo model that teach --keep-classes needs (50 training photos per class)
