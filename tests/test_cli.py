@@ -138,7 +138,7 @@ def test_help_groups_the_long_commands_and_lists_every_choice():
     assert "[tiny|small|small-gap|accurate|photo-medium|photo|photo-wide]" in train
     camera = run_cli("camera", "--help", env=env).stdout
     panels = [line.split("─ ")[1].split(" ─")[0] for line in camera.splitlines() if "╭─ " in line]
-    assert panels == ["Options", "Source", "Model", "Output", "Collect"]
+    assert panels == ["Options", "Source", "Model", "Output", "Collect", "Fleet (MQTT)"]
     assert "[litert|tflite-runtime|tensorflow]" in camera
     assert "[int8|uint8|float]" in run_cli("convert", "--help", env=env).stdout
     assert "[all|val|train]" in run_cli("bench", "--help", env=env).stdout
