@@ -89,6 +89,45 @@ def three_classes(photos: Path, work: Path, runs: int, env: dict) -> None:
           f"{right / len(results):.2%} on unseen senders")  # fmt: skip
     print(f"  teach {t:.2f} s, classify {c:.2f} s over the same 60 photos: {t / c:.2f}x "
           f"(medians of {runs})")  # fmt: skip
+    loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env)
+
+
+def per_class_right(model: Path, unseen: Path, env: dict) -> dict[str, float]:
+    _, out = timed(["classify", str(unseen), "--json", "--model", str(model)], env)
+    results = [json.loads(line) for line in out.splitlines()]
+    by_class: dict[str, list[bool]] = {}
+    for r in results:
+        by_class.setdefault(Path(r["path"]).parent.name, []).append(
+            Path(r["path"]).parent.name == r["label"]
+        )
+    return {name: sum(v) / len(v) for name, v in by_class.items()}
+
+
+def loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env, seeds=10):
+    """One more photo of each class dropped in by hand beside its collected sitting (its own
+    name, so its own group), over seeds: no class may lose more than a few points."""
+    rng = random.Random(1)
+    loose = work / "loose"
+    shutil.copytree(shop, loose)
+    for name in THREE:
+        taken = {p.name for p in (shop / name).iterdir()}
+        spare = [rows[i] for i in train if rows[i]["label"] == name]
+        rng.shuffle(spare)
+        row = next(r for r in spare if f"{r['image']}.jpg" not in taken)
+        shutil.copy(photos / "images" / f"{row['image']}.jpg", loose / name / "IMG_0001.jpg")
+    worst = dict.fromkeys(THREE, 0.0)
+    print(f"  one photo dropped in by hand beside each sitting, seeds 0-{seeds - 1} (per-class "
+          "right on unseen senders, without -> with):")  # fmt: skip
+    for seed in range(seeds):
+        rights = []
+        for folder in (shop, loose):
+            model = work / f"{folder.name}-{seed}.tflite"
+            timed(["teach", str(folder), "-o", str(model), "--seed", str(seed)], env)
+            rights.append(per_class_right(model, unseen, env))
+        for name in THREE:
+            worst[name] = min(worst[name], rights[1][name] - rights[0][name])
+    print("  largest loss per class over the seeds: " + ", ".join(
+        f"{name} {100 * d:+.1f} points" for name, d in worst.items()))  # fmt: skip
 
 
 def ten_labels(photos: Path, work: Path, env: dict) -> None:

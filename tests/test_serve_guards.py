@@ -163,3 +163,56 @@ def test_threads_out_of_bounds_are_refused_before_the_runtime_sees_them(tmp_path
     assert "Traceback" not in result.stderr and "Segmentation" not in result.stderr
     with pytest.raises(ModelError, match="not between 1 and"):
         Classifier(FASHION_MODEL, threads=100000)
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("chromium") is None, reason="Debian's chromium is not installed here"
+)
+def test_the_printed_url_opens_the_page_and_learn_works_from_it_in_chromium(tmp_path, clip):
+    """Off loopback with a made-up token: a browser that opens the printed URL (as a phone that
+    scanned the QR code would) can capture and Learn; the same page without the token cannot."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from conftest import ROOT
+
+    mine = tmp_path / "mine"
+    for name in ("hat", "shorts"):
+        (mine / name).mkdir(parents=True)
+        for photo in sorted((ROOT / "tests" / "fixtures" / "new-classes" / name).glob("*.jpg"))[:6]:
+            shutil.copy(photo, mine / name / photo.name)
+    port = _free_port()
+    env = {**__import__("os").environ, "EDGECLF_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [EDGECLF, "serve", "--source", str(clip), "--host", "0.0.0.0", "--port", str(port),
+         "--collect", str(mine)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        first = proc.stderr.readline()
+        printed = re.search(r"(http://\S+\?token=[\w-]+)", first)[1]
+        page_url = printed.replace("0.0.0.0", "127.0.0.1")
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=flags)
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            page.goto(page_url)
+            page.wait_for_selector("#collect:not(.hidden)", timeout=15000)
+            page.click("#capture")
+            page.wait_for_function(
+                "document.getElementById('collect-status').textContent.startsWith('saved ')",
+                timeout=10000,
+            )
+            page.click("#learn")
+            page.wait_for_function(
+                "document.getElementById('learn-status').dataset.model === 'mine.tflite'",
+                timeout=60000,
+            )
+            bare = browser.new_page()
+            bare.goto(page_url.split("?")[0])
+            assert "missing or wrong token" in bare.content()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
