@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ RUNTIMES = {
     "litert": ["ai-edge-litert", "opencv-python-headless", "numpy"],
     "tflite": ["tflite-runtime", "numpy<2", "opencv-python-headless>=4.8,<5"],
 }
-BASE_REQUIREMENTS = ["typer>=0.19,<0.27", "rich>=13"]
+BASE_REQUIREMENTS = ["typer>=0.19,<0.27", "rich>=13", "threadpoolctl>=3"]
 STEP_TIMEOUT_S = 600
 
 
@@ -193,14 +192,14 @@ class Emulator:
         qemu's -L prefix only redirects paths that already exist under the root."""
         target = self.root / "opt" / runtime
         marker = target / ".complete"
-        if not marker.is_file():
+        wants = RUNTIMES[runtime] + BASE_REQUIREMENTS
+        if not marker.is_file() or marker.read_text() != " ".join(wants):  # the list changed
             shutil.rmtree(target, ignore_errors=True)
-            wants = RUNTIMES[runtime] + BASE_REQUIREMENTS
             log(f"pip (emulated aarch64) installing {', '.join(wants)} into {target}")
             cmd = [*self.python(), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                    "--no-warn-script-location", "--target", str(target), *wants]  # fmt: skip
             run(cmd, f"pip install for {runtime}", env=guest_env(""))
-            marker.touch()
+            marker.write_text(" ".join(wants))
         return target
 
 
@@ -211,14 +210,18 @@ def guest_env(pythonpath: str) -> dict:
 
 
 def install_edgeclf(emulator: Emulator) -> None:
-    """This checkout as a wheel, unpacked under ROOT/opt/edgeclf (pure Python: no pip needed)."""
+    """This checkout as the wheel `make wheel` builds, installed by the emulated Pi's own pip
+    (its dependencies are the runtime's, installed beside it), as a Pi user would install it."""
     target = emulator.root / "opt" / "edgeclf"
     with tempfile.TemporaryDirectory() as tmp:
-        run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp, str(ROOT)], "build the edgeclf wheel")  # fmt: skip
-        wheel = next(Path(tmp).glob("edgeclf-*.whl"))
+        run(["make", "-C", str(ROOT), "wheel", f"DIST={tmp}"], "make wheel")
+        wheel = next(Path(tmp).glob("edgeclf-*-py3-none-any.whl"))
         shutil.rmtree(target, ignore_errors=True)
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(target)
+        log(f"pip (emulated aarch64) installing {wheel.name} into {target}")
+        cmd = [*emulator.python(), "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+               "--disable-pip-version-check", "--no-warn-script-location", "--target",
+               str(target), str(wheel)]  # fmt: skip
+        run(cmd, "pip install the wheel", env=guest_env(""))
 
 
 def demo_video(cache: Path) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 from edgeclf.edge.datasets.photoset import group_split, load_photos, mapping_for, read_items
 from edgeclf.edge.images import read_image
 from edgeclf.edge.runtime.classifier import DEFAULT_MODEL, Classifier
-from edgeclf.edge.teach.run import TeachOptions, teach
+from edgeclf.edge.teach.run import TeachOptions, save, teach
 
 NEW = ("Hat", "Shorts", "Skirt")
 
@@ -67,7 +67,9 @@ def main() -> None:
                     name = f"2026120{c + 1}-090000-{k * 5:06d}.jpg"  # one sitting per class
                     shutil.copy(items[i].path, folder / label / name)
             out = Path(tmp) / "kept.tflite"
-            result = teach(TeachOptions(folder, out, keep_classes=True))
+            taught = teach(TeachOptions(folder=folder, out=out, keep_classes=True))
+            save(taught, out)
+            result = taught.result
             model = Classifier(out)
             top = probabilities(model, base_paths).argmax(1)
             kept = np.where(

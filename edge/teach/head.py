@@ -125,10 +125,20 @@ def fit_targets(
     """Mean weighted cross-entropy against (soft) targets + l2/2 |W|^2, by full-batch Nesterov
     gradient descent on standardised features, for each L2 strength at once; from `start`, with
     its first `frozen` rows kept. `progress(step, STEPS)` is told every few steps."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _fit_targets(features, targets, sample_weight, l2s, start, frozen, progress)
+
+
+def one_blas_thread():
+    """BLAS on one thread for the fit (threadpoolctl, in the edge extras); where it is missing,
+    the fit runs as it is, only slower on a busy CPU."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _fit_targets(features, targets, sample_weight, l2s, start, frozen, progress):
