@@ -16,13 +16,16 @@ from edgeclf.edge.runtime.classifier import Classifier
 from edgeclf.edge.teach.feature_cache import LAYOUT, MAX_SHARD_BYTES, FeatureCache
 from edgeclf.edge.teach.features import FeatureReader
 
-from conftest import ROOT
+from conftest import ROOT, needs_schema
 
 PHOTOS = sorted((ROOT / "tests" / "fixtures" / "photos" / "images").glob("*.jpg"))
 
 
 @pytest.fixture
 def reader(tmp_path, monkeypatch):
+    """A reader of the bundled photo model's features (cut with LiteRT's TFLite schema)."""
+    if needs_schema.args[0]:
+        pytest.skip(needs_schema.kwargs["reason"])
     monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
     return FeatureReader(Classifier())
 
@@ -51,6 +54,7 @@ def test_twenty_new_photos_rewrite_only_their_own_shards(tmp_path, reader):
     assert again.new == 10 and len(changed) <= 10
 
 
+@needs_schema
 def test_an_unwritable_cache_is_one_note_and_teaching_goes_on(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -105,6 +109,7 @@ def test_a_folder_owned_by_another_user_is_not_used(tmp_path):
     assert not list(cache.folder.iterdir())
 
 
+@needs_schema
 def test_ctrl_c_keeps_the_features_already_read(tmp_path):
     """A teach interrupted while reading photos saves what it read: the next run starts there."""
     photos = tmp_path / "photos" / "images"

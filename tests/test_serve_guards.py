@@ -19,7 +19,7 @@ from edgeclf.edge.live.stream import LiveOptions  # noqa: E402
 from edgeclf.edge.runtime.classifier import FASHION_MODEL, Classifier  # noqa: E402
 from edgeclf.edge.serve.app import create_app  # noqa: E402
 
-from conftest import EDGECLF  # noqa: E402
+from conftest import EDGECLF, needs_schema  # noqa: E402
 
 WRITES = [("post", "/api/classes/socks"), ("post", "/api/collect/jeans"), ("post", "/api/learn")]
 
@@ -165,6 +165,7 @@ def test_threads_out_of_bounds_are_refused_before_the_runtime_sees_them(tmp_path
         Classifier(FASHION_MODEL, threads=100000)
 
 
+@needs_schema  # Learn teaches, and teach writes with LiteRT's schema
 @pytest.mark.skipif(
     __import__("shutil").which("chromium") is None, reason="Debian's chromium is not installed here"
 )

@@ -191,13 +191,12 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     started = time.perf_counter()
     names = class_names(opts)
     base = load_base(opts)
+    if opts.keep_classes:
+        check_new_names(names, base)
     photos = load_photos(opts.folder, names, None)
     check_model_output(opts.out, inputs=teach_inputs(base, photos))
     schema()  # where it is missing, say so before reading any photo
-    bank = None
-    if opts.keep_classes:
-        check_new_names(names, base)
-        bank = load_bank(base)
+    bank = load_bank(base) if opts.keep_classes else None
     notes = [f"note: {line}" for line in photos.notes] + name_notes(
         names, np.bincount(photos.allowed.argmax(1), minlength=len(names))
     )
