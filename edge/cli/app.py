@@ -15,7 +15,6 @@ from .options import (
     OUTPUT,
     SOURCE,
     TRAINING,
-    AcceptModelsOption,
     ArchOption,
     BackendOption,
     BackgroundClassOption,
@@ -26,8 +25,7 @@ from .options import (
     CollectOption,
     DataDir,
     DelegateOption,
-    DeviceIdOption,
-    DiscoveryOption,
+    FleetArgs,
     FleetKeyFileOption,
     FlipAverageOption,
     ImagesOption,
@@ -38,9 +36,6 @@ from .options import (
     LiveArgs,
     ModelOption,
     MqttCaOption,
-    MqttIntervalOption,
-    MqttOption,
-    MqttQueueOption,
     PerClassOption,
     PhotosOption,
     ServeClassesOption,
@@ -52,6 +47,7 @@ from .options import (
     TrainClassesOption,
     VersionOption,
     in_panel,
+    with_fleet_options,
     with_live_options,
 )
 from .support import (
@@ -410,8 +406,10 @@ def teach(
 )
 @user_errors
 @with_live_options
+@with_fleet_options
 def camera(
     live: LiveArgs,
+    fleet: FleetArgs,
     headless: Annotated[
         bool,
         typer.Option(
@@ -458,14 +456,6 @@ def camera(
             rich_help_panel=SOURCE,
         ),
     ] = False,
-    mqtt: MqttOption = None,
-    mqtt_ca: MqttCaOption = None,
-    device_id: DeviceIdOption = None,
-    mqtt_interval: MqttIntervalOption = 30.0,
-    mqtt_queue: MqttQueueOption = 1000,
-    discovery: DiscoveryOption = True,
-    accept_models: AcceptModelsOption = False,
-    fleet_key_file: FleetKeyFileOption = None,
 ) -> None:
     """Classify garments live from a camera or video (keys: q quit, s snapshot, space pause;
     with --collect, 1-9 save the region under that class and l learns them into DIR.tflite)."""
@@ -473,11 +463,10 @@ def camera(
     from ..live.collect import CollectOptions
 
     gather = CollectOptions.for_command(collect, classes, label, every, keep_classes)
-    fleet = fleet_options(mqtt, mqtt_ca, device_id, mqtt_interval, mqtt_queue, discovery,
-                          accept_models, fleet_key_file)  # fmt: skip
     opts = CameraOptions(
-        headless=headless, on_change=on_change, record=record, collect=gather, fleet=fleet
-    )
+        headless=headless, on_change=on_change, record=record, collect=gather,
+        fleet=fleet.options(),
+    )  # fmt: skip
     live_opts = live.options(max_frames=max_frames, duration=duration, loop=loop, realtime=realtime)
     summary = run_camera(live.classifier(), live_opts, opts, emit=lambda s: print(s, flush=True))
     print_summary(summary)
@@ -490,8 +479,10 @@ def camera(
 )
 @user_errors
 @with_live_options
+@with_fleet_options
 def serve(
     live: LiveArgs,
+    fleet: FleetArgs,
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback unless you say otherwise).")
     ] = "127.0.0.1",
@@ -515,14 +506,6 @@ def serve(
     collect: ServeCollectOption = None,
     classes: ServeClassesOption = None,
     keep_classes: KeepClassesOption = False,
-    mqtt: MqttOption = None,
-    mqtt_ca: MqttCaOption = None,
-    device_id: DeviceIdOption = None,
-    mqtt_interval: MqttIntervalOption = 30.0,
-    mqtt_queue: MqttQueueOption = 1000,
-    discovery: DiscoveryOption = True,
-    accept_models: AcceptModelsOption = False,
-    fleet_key_file: FleetKeyFileOption = None,
 ) -> None:
     """Serve the live view and a classification API to a browser ('serve' extra).
 
@@ -540,11 +523,10 @@ def serve(
         raise EdgeclfError("--collect needs a camera: --source none has no frames to save")
     live_opts = live.options(loop=True, realtime=True) if live.source != "none" else None
     upload = int(max_upload_mb * 2**20)
-    fleet = fleet_options(mqtt, mqtt_ca, device_id, mqtt_interval, mqtt_queue, discovery,
-                          accept_models, fleet_key_file)  # fmt: skip
-    if fleet and live.source == "none":
+    link = fleet.options()
+    if link and live.source == "none":
         raise EdgeclfError("--mqtt needs a camera: --source none has no frames to publish")
-    run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token, fleet)
+    run_server(live.classifier(), live_opts, host, port, token, upload, gather, no_token, link)
 
 
 @app.command(
@@ -609,23 +591,6 @@ def watch(
         with Live(console=console, refresh_per_second=2) as live:
             for fleet, _ in stream:
                 live.update(fleet.table())
-
-
-def fleet_options(
-    mqtt, ca_file, device, interval, queue, discovery, accept_models, key_file
-):  # the same eight options on camera and serve
-    from ..fleet.device import FleetOptions
-
-    return FleetOptions.for_command(
-        mqtt,
-        ca_file=ca_file,
-        device=device,
-        interval=interval,
-        queue=queue,
-        discovery=discovery,
-        accept_models=accept_models,
-        key_file=key_file,
-    )
 
 
 def main() -> None:

@@ -310,30 +310,40 @@ class LiveArgs(NamedTuple):
         return LiveOptions(**shared, **extra)
 
 
-def with_live_options(func: Callable) -> Callable:
-    """Give a command the shared live options; it receives them packed as `live: LiveArgs`."""
-    signature = inspect.signature(func, eval_str=True)
-    # The shared options list first (--help: Source, Model, then the command's own panels).
-    own = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in signature.parameters.values()
-        if p.name != "live"
-    ]
-    kinds = LiveArgs.__annotations__  # objects, not strings: no future import here
-    shared = [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kinds[name]
-        )
-        for name, default in LiveArgs._field_defaults.items()
-    ]
+def packed_options(args_type: type, name: str, first: bool) -> Callable[[Callable], Callable]:
+    """A decorator giving a command the options `args_type` (a NamedTuple whose annotations are
+    typer options) declares once; the command receives them packed as `name`. `first`: listed
+    before the command's own in --help, else after them."""
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        live = LiveArgs(**{name: kwargs.pop(name) for name in LiveArgs._fields})
-        return func(*args, live=live, **kwargs)
+    def decorate(func: Callable) -> Callable:
+        signature = inspect.signature(func, eval_str=True)
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in signature.parameters.values()
+            if p.name != name
+        ]
+        kinds = args_type.__annotations__  # objects, not strings: no future import here
+        shared = [
+            inspect.Parameter(
+                field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kinds[field]
+            )
+            for field, default in args_type._field_defaults.items()
+        ]
 
-    wrapper.__signature__ = signature.replace(parameters=[*shared, *own])
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            packed = args_type(**{field: kwargs.pop(field) for field in args_type._fields})
+            return func(*args, **{name: packed}, **kwargs)
+
+        parameters = [*shared, *own] if first else [*own, *shared]
+        wrapper.__signature__ = signature.replace(parameters=parameters)
+        return wrapper
+
+    return decorate
+
+
+# The shared options list first (--help: Source, Model, then the command's own panels).
+with_live_options = packed_options(LiveArgs, "live", first=True)
 
 
 FLEET = "Fleet (MQTT)"
@@ -388,3 +398,34 @@ FleetKeyFileOption = Annotated[
     Path | None,
     typer.Option("--fleet-key-file", help="The fleet key, from a file.", rich_help_panel=FLEET),
 ]
+
+
+class FleetArgs(NamedTuple):
+    """The fleet options `camera` and `serve` share, declared once (`with_fleet_options`)."""
+
+    mqtt: MqttOption = None
+    mqtt_ca: MqttCaOption = None
+    device_id: DeviceIdOption = None
+    mqtt_interval: MqttIntervalOption = 30.0
+    mqtt_queue: MqttQueueOption = 1000
+    discovery: DiscoveryOption = True
+    accept_models: AcceptModelsOption = False
+    fleet_key_file: FleetKeyFileOption = None
+
+    def options(self):
+        """The link's options, or None without --mqtt."""
+        from ..fleet.device import FleetOptions
+
+        return FleetOptions.for_command(
+            self.mqtt,
+            ca_file=self.mqtt_ca,
+            device=self.device_id,
+            interval=self.mqtt_interval,
+            queue=self.mqtt_queue,
+            discovery=self.discovery,
+            accept_models=self.accept_models,
+            key_file=self.fleet_key_file,
+        )
+
+
+with_fleet_options = packed_options(FleetArgs, "fleet", first=False)
