@@ -118,6 +118,8 @@ def test_off_loopback_serve_makes_up_a_token_and_prints_its_url_and_qr_code():
         first = next(line for line in lines if line.startswith("edgeclf serve:"))
         token = re.search(r"\?token=([\w-]+)", first)[1]
         assert len(token) >= 16 and "warning" not in "".join(lines)
+        assert any(line.startswith("note: listening on 0.0.0.0 without --token: made one up")
+                   for line in lines)  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -191,7 +193,7 @@ def test_the_printed_url_opens_the_page_and_learn_works_from_it_in_chromium(tmp_
         stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
-        first = proc.stderr.readline()
+        first = next(line for line in proc.stderr if line.startswith("edgeclf serve:"))
         printed = re.search(r"(http://\S+\?token=[\w-]+)", first)[1]
         page_url = printed.replace("0.0.0.0", "127.0.0.1")
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]

@@ -103,8 +103,8 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="TFLite model (default: the bundled colour photo model; models/fashion_int8.tflite "
-        "is the 28x28 Fashion-MNIST one).",
+        help="TFLite model, or a bundled tier: fast (the colour photo model, the default) or "
+        "accurate (EfficientNet-Lite0); models/fashion_int8.tflite is the 28x28 one.",
     ),
 ]
 BackendOption = Annotated[
@@ -176,7 +176,8 @@ SplitOption = Annotated[
 BaseModelOption = Annotated[
     Path | None,
     typer.Option(
-        help="Own classes: the photo model whose features to build on (default: the bundled one)."
+        help="Own classes: the photo model whose features to build on: a file, fast (the "
+        "default) or accurate."
     ),
 ]
 PerClassOption = Annotated[

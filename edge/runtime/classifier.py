@@ -25,6 +25,19 @@ MODELS_DIR = package_dir("edgeclf.models")  # the bundled models, however edgecl
 PHOTO_MODEL = MODELS_DIR / "photo_int8.tflite"  # colour photos and camera frames
 FASHION_MODEL = MODELS_DIR / "fashion_int8.tflite"  # 28x28 gray Fashion-MNIST crops
 DEFAULT_MODEL = PHOTO_MODEL  # of every command, and of `Classifier()`
+ACCURATE_MODEL = MODELS_DIR / "photo_lite0_int8.tflite"  # ImageNet-pretrained EfficientNet-Lite0
+TIERS = {"fast": PHOTO_MODEL, "accurate": ACCURATE_MODEL}
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """A model path, the default, or a tier's bundled model (`--model accurate`, `--model fast`;
+    a file of that name, where there is one, wins)."""
+    if not model:
+        return DEFAULT_MODEL
+    path = Path(model)
+    if str(model) in TIERS and not path.exists():
+        return TIERS[str(model)]
+    return path
 
 
 class TensorSpec(NamedTuple):
@@ -106,7 +119,7 @@ class Classifier:
     ) -> None:
         """`card` is the card a model will carry, for one whose card is not written yet:
         `convert` and `teach` check a model before they write it and its card."""
-        self.path = Path(model_path) if model_path else DEFAULT_MODEL
+        self.path = resolve_model(model_path)
         if self.path.exists() and not self.path.is_file():  # a folder or a FIFO would hang or fail
             raise ModelError(f"{self.path} is not a model file")
         if self.path.suffix.lower() in (".keras", ".h5"):

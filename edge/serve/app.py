@@ -156,6 +156,11 @@ def serve(
     made_up = not is_loopback(host) and not token and not no_token
     if made_up:  # as Jupyter does: the printed URL carries it, and nobody else knows it
         token = secrets.token_urlsafe(16)
+        print(
+            f"note: listening on {host} without --token: made one up, which the URL below "
+            "carries (--no-token turns this off)",
+            file=sys.stderr,
+        )
     if not is_loopback(host) and not token:
         print(
             f"warning: listening on {host} with --no-token: anyone on the network can use the "
