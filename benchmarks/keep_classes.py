@@ -6,6 +6,7 @@ Prints the base classes' accuracy (a base photo taken for a new class is wrong) 
 and the new classes' accuracy among all 13, for each draw of the new photos.
 
     python benchmarks/keep_classes.py ../shared/data/clothing-photos [--per-class 50] [--draws 3]
+        [--base accurate]
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def main() -> None:
     parser.add_argument("photos", type=Path)
     parser.add_argument("--per-class", type=int, default=50, help="photos per new class (0: all)")
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--base", default=str(DEFAULT_MODEL), help="a model, fast or accurate")
     args = parser.parse_args()
 
-    base = Classifier(DEFAULT_MODEL)
+    base = Classifier(args.base)
     split = base.card.validation
     classes = base.contract.classes
     known = load_photos(args.photos, classes, mapping_for(classes))
@@ -67,7 +69,7 @@ def main() -> None:
                     name = f"2026120{c + 1}-090000-{k * 5:06d}.jpg"  # one sitting per class
                     shutil.copy(items[i].path, folder / label / name)
             out = Path(tmp) / "kept.tflite"
-            taught = teach(TeachOptions(folder=folder, out=out, keep_classes=True))
+            taught = teach(TeachOptions(folder=folder, out=out, base=base.path, keep_classes=True))
             save(taught, out)
             result = taught.result
             model = Classifier(out)

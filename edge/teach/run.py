@@ -46,7 +46,7 @@ class TeachOptions:
 
     folder: Path
     out: Path  # where the caller writes the model: checked before any work, named in the card
-    base: Path | None = None
+    base: Path | str | None = None  # a file, or a tier: "fast", "accurate"
     classes: str | None = None  # with labels.csv; class folders name themselves
     background_class: str | None = None
     val_fraction: float = 0.15

@@ -1,0 +1,59 @@
+"""The accurate tier: EfficientNet-Lite0 (ImageNet-pretrained, a label head on the clothing
+photos), bundled with the same contract as the fast model: its card inside, standard labels, a
+bank, and every command by `--model accurate`."""
+
+import json
+
+import numpy as np
+
+from edgeclf.edge.runtime.classes import CLASS_NAMES
+from edgeclf.edge.runtime.classifier import ACCURATE_MODEL, PHOTO_MODEL, Classifier
+
+from conftest import ROOT, needs_schema, run_cli
+
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+
+
+def test_the_accurate_tier_is_bundled_with_its_card_labels_and_bank():
+    clf = Classifier("accurate")
+    assert clf.path == ACCURATE_MODEL and Classifier("fast").path == PHOTO_MODEL
+    assert clf.contract.recipe == "photo" and clf.contract.size == 224
+    assert clf.labels == CLASS_NAMES
+    assert ACCURATE_MODEL.stat().st_size <= 4.5 * 2**20
+    assert ACCURATE_MODEL.with_name("photo_lite0_int8.bank.npz").is_file()
+    card = json.loads(ACCURATE_MODEL.with_suffix(".json").read_text())
+    assert card["accuracy"]["split"] == "real-photo validation"
+    from edgeclf.edge.tflite.standard_metadata import read_standard_labels
+
+    assert read_standard_labels(ACCURATE_MODEL.read_bytes()) == CLASS_NAMES
+
+
+def test_classify_takes_the_tier_by_name_and_sees_the_committed_photos():
+    result = run_cli("classify", str(PHOTOS / "images"), "--model", "accurate", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 40 and all(row["label"] in (*CLASS_NAMES, "uncertain") for row in rows)
+    bench = run_cli("bench", "--model", "accurate", "--images", str(PHOTOS), "--runs", "20",
+                    "--json", "/dev/stdout")  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    assert json.loads(bench.stdout[bench.stdout.index("{") :])["accuracy"] >= 0.8
+
+
+@needs_schema
+def test_teach_builds_on_the_accurate_tier_and_keeps_its_classes(tmp_path, monkeypatch):
+    from edgeclf.edge.teach.run import TeachOptions, teach
+
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "shop"
+    for name in ("hat", "shorts", "skirt"):
+        (folder / name).mkdir(parents=True)
+        for photo in sorted((ROOT / "tests" / "fixtures" / "new-classes" / name).glob("*.jpg")):
+            (folder / name / photo.name).write_bytes(photo.read_bytes())
+    plain = teach(TeachOptions(folder=folder, out=tmp_path / "a.tflite", base="accurate"))
+    assert [c.name for c in plain.result.classes] == ["hat", "shorts", "skirt"]
+    assert plain.result.int8_accuracy is not None and plain.result.int8_accuracy >= 0.8
+    kept = teach(
+        TeachOptions(folder=folder, out=tmp_path / "k.tflite", base="accurate", keep_classes=True)
+    )
+    assert kept.card.classes == (*CLASS_NAMES, "hat", "shorts", "skirt")
+    assert np.mean([c.kept for c in kept.result.classes]) == 10 / 13
