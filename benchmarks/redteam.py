@@ -132,9 +132,12 @@ def free_port() -> int:
 
 
 class Server:
-    """`edgeclf serve --source none` in a child, optionally under an address-space limit."""
+    """`edgeclf serve` (`--source none` unless `args` say otherwise) in a child, on a free port,
+    optionally under an address-space limit; ready once /healthz answers on loopback."""
 
-    def __init__(self, limit_memory: int | None = None) -> None:
+    def __init__(
+        self, limit_memory: int | None = None, args: tuple[str, ...] = ("--source", "none")
+    ) -> None:
         self.port = free_port()
 
         def limit() -> None:
@@ -142,7 +145,7 @@ class Server:
                 resource.setrlimit(resource.RLIMIT_AS, (limit_memory, limit_memory))
 
         self.proc = subprocess.Popen(
-            [EDGECLF, "serve", "--source", "none", "--port", str(self.port)],
+            [EDGECLF, "serve", *args, "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             preexec_fn=limit,
@@ -324,24 +327,18 @@ def off_loopback_writes() -> None:
     """serve on every address, no --token and --no-token: a cross-site form can't write."""
     import httpx
 
-    port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="edgeclf-csrf-"))
     clip = folder / "clip.mp4"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
     for _ in range(20):
         writer.write(cv2.resize(cv2.imread(str(PHOTO)), (320, 240)))
     writer.release()
-    args = ["serve", "--source", str(clip), "--host", "0.0.0.0", "--port", str(port),
-            "--collect", str(folder / "mine"), "--classes", "jeans"]  # fmt: skip
-    for extra, name in (([], "made-up token"), (["--no-token"], "--no-token")):
-        proc = subprocess.Popen([EDGECLF, *args, *extra], stderr=subprocess.PIPE, text=True)
-        base = f"http://127.0.0.1:{port}"
+    args = ("--source", str(clip), "--host", "0.0.0.0", "--collect", str(folder / "mine"),
+            "--classes", "jeans")  # fmt: skip
+    for extra, name in (((), "made-up token"), (("--no-token",), "--no-token")):
+        server = Server(args=(*args, *extra))
+        base = f"http://127.0.0.1:{server.port}"
         try:
-            for _ in range(200):
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                time.sleep(0.05)
             form = {"origin": "http://attacker.example", "content-type": "text/plain"}
             codes = [
                 httpx.post(base + path, headers=form).status_code
@@ -353,8 +350,7 @@ def off_loopback_writes() -> None:
                 unknown = httpx.get(base + "/api/collect/nope/images").status_code
                 check("serve: an unknown class's images are 404", unknown == 404, f"HTTP {unknown}")
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            server.stop()
     saved = list((folder / "mine").rglob("*.jpg")) if (folder / "mine").exists() else []
     check("serve: nothing captured by the cross-site writes", not saved, f"{len(saved)} files")
     shutil.rmtree(folder, ignore_errors=True)

@@ -94,6 +94,16 @@ def bundled_card_for(copy: Path, bundled: Path) -> dict:
     return card
 
 
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory, test_split) -> Path:
+    """A short video of six test garments, ten frames each: a camera for serve and the fleet."""
+    from edgeclf.edge.datasets.synthetic import write_demo_video
+
+    path = tmp_path_factory.mktemp("clip") / "garments.mp4"
+    write_demo_video(path, test_split.images[:6], frames_per_garment=10)
+    return path
+
+
 def write_png(path: Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), image)

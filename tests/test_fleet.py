@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from edgeclf.edge.datasets.synthetic import write_demo_video
 from edgeclf.edge.errors import EdgeclfError
 from edgeclf.edge.fleet.discovery import discovery_configs
 from edgeclf.edge.fleet.envelope import MAX_MODEL_BYTES, Refused, open_sealed, seal
@@ -173,13 +172,6 @@ def retained(port: int, wait: float = 1.0) -> dict[str, bytes]:
     client.loop_stop()
     client.disconnect()
     return got
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory, test_split):
-    path = tmp_path_factory.mktemp("fleet") / "garments.mp4"
-    write_demo_video(path, test_split.images[:6], frames_per_garment=10)
-    return path
 
 
 def camera(clip: Path, broker: Broker, *extra: str, env: dict | None = None) -> subprocess.Popen:

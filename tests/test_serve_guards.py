@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from edgeclf.edge.datasets.synthetic import write_demo_video  # noqa: E402
 from edgeclf.edge.live.collect import CollectOptions, Collector  # noqa: E402
 from edgeclf.edge.live.service import LiveService  # noqa: E402
 from edgeclf.edge.live.stream import LiveOptions  # noqa: E402
@@ -22,13 +21,6 @@ from edgeclf.edge.serve.app import create_app  # noqa: E402
 from conftest import EDGECLF, needs_schema  # noqa: E402
 
 WRITES = [("post", "/api/classes/socks"), ("post", "/api/collect/jeans"), ("post", "/api/learn")]
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory, test_split):
-    path = tmp_path_factory.mktemp("guards") / "garments.mp4"
-    write_demo_video(path, test_split.images[:4], frames_per_garment=10)
-    return path
 
 
 @pytest.fixture()
@@ -219,3 +211,21 @@ def test_the_printed_url_opens_the_page_and_learn_works_from_it_in_chromium(tmp_
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_capture_saves_the_frame_the_page_showed_not_the_newest(lan_app):
+    """The page sends the frame whose result it shows; the camera has moved on since."""
+    import time
+
+    client, folder = lan_app
+    shown = None
+    for _ in range(100):
+        result = client.get("/api/status").json()["camera"]["result"]
+        if result:
+            shown = result["frame"]
+            break
+        time.sleep(0.05)
+    assert shown is not None
+    time.sleep(0.5)  # several frames later
+    saved = client.post(f"/api/collect/jeans?frame={shown}").json()["saved"]
+    assert saved.endswith(f"-{shown:06d}.jpg"), saved

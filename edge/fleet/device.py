@@ -71,6 +71,12 @@ class Swapper:
         return f"{name} ({', '.join(clf.labels)})"
 
 
+def frame_publisher(link: FleetLink, live):
+    """Each classified frame to the link, with the model in use now (a Learn or a model from the
+    fleet swaps it)."""
+    return lambda result: link.see(result.to_dict(), live.clf.name, list(live.clf.labels))
+
+
 def start_link(opts: FleetOptions, live, version: str, say: Say = say_on_stderr) -> FleetLink:
     """The device's link, connecting in the background."""
     key = fleet_key(opts.key_file) if opts.accept_models else None

@@ -199,11 +199,11 @@ def fleet_publisher(opts: FleetOptions, live: LiveClassifier, stack: contextlib.
     """Each classified frame to the broker (which never holds the camera up); `offline` on a
     clean exit."""
     from .. import __version__
-    from ..fleet.device import start_link
+    from ..fleet.device import frame_publisher, start_link
 
     link = start_link(opts, live, __version__)
     stack.callback(link.stop)
-    return lambda result: link.see(result.to_dict(), live.clf.name, list(live.clf.labels))
+    return frame_publisher(link, live)
 
 
 def fit_into(image, size: tuple[int, int]):

@@ -24,6 +24,11 @@ JPEG_QUALITY = 92
 SAME_GARMENT = 8.0  # mean difference (0-255) of two 32x32 gray thumbnails: one garment, held still
 
 
+def image_count(folder: Path) -> int:
+    """The images directly in a class folder (none: 0)."""
+    return sum(1 for p in folder.iterdir() if is_image_path(p)) if folder.is_dir() else 0
+
+
 def region_of(result: FrameResult) -> np.ndarray:
     x, y, w, h = result.roi
     return result.image[y : y + h, x : x + w]
@@ -102,8 +107,7 @@ class Collector:
         self.same_as_last = False  # the last capture looked like the one before it
 
     def _count(self, name: str) -> int:
-        folder = self.opts.folder / name
-        return sum(1 for p in folder.iterdir() if is_image_path(p)) if folder.is_dir() else 0
+        return image_count(self.opts.folder / name)
 
     def __call__(self, result: FrameResult) -> Path | None:
         """Headless collection: the first classified frame and every `every`-th after it go to

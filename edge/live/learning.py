@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EdgeclfError
-from ..images import is_image_path
 from ..runtime.classifier import Classifier
 from ..teach.run import TeachOptions, TeachResult, save, teach
+from .collect import image_count
 
 MIN_PHOTOS = 5  # per class, before a live Learn: one photo a class learns nothing real
 
@@ -24,7 +24,7 @@ def photo_counts(folder: Path) -> dict[str, int]:
     if not folder.is_dir():
         return {}
     return {
-        sub.name: sum(1 for p in sub.iterdir() if is_image_path(p))
+        sub.name: image_count(sub)
         for sub in sorted(folder.iterdir())
         if sub.is_dir() and not sub.name.startswith(".")
     }
@@ -91,7 +91,8 @@ class Learner:
 
     def run(self) -> TeachResult | None:
         """Teach, write and load the result whole, then swap it in (also callable in the
-        foreground). Whatever goes wrong is said in `error`; the old model stays."""
+        foreground, after `check_ready`). Whatever goes wrong is said in `error`; the old model
+        stays."""
         try:
             opts = TeachOptions(
                 folder=self.folder,
@@ -99,7 +100,6 @@ class Learner:
                 background_class=self.background,
                 keep_classes=self.keep_classes,
             )
-            self.check_ready()
             taught = teach(opts, self.progress)
             self.written = save(taught, self.out)
             self.swap(Classifier(self.out))

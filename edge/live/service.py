@@ -43,7 +43,8 @@ class LiveService:
         self.result: dict | None = None
         self.latest: FrameResult | None = None  # its frame and region, for capture
         self.captured_frame = -1
-        self.recent: dict[int, np.ndarray] = {}  # frame -> its region, the last RECENT frames
+        self.recent: dict[int, np.ndarray] = {}  # frame -> its region, the last `keep_recent`
+        self.keep_recent = 0  # RECENT where a page captures (serve --collect); else none are kept
         self.sequence = 0
         self.error: str | None = None
         self.started = time.time()
@@ -80,9 +81,10 @@ class LiveService:
             self.clean_jpeg = clean
             self.result = result.to_dict()
             self.latest = result
-            self.recent[result.frame] = region_of(result).copy()
-            while len(self.recent) > RECENT:
-                self.recent.pop(next(iter(self.recent)))
+            if self.keep_recent:  # a copy of the region only, not the whole frame
+                self.recent[result.frame] = region_of(result).copy()
+                while len(self.recent) > self.keep_recent:
+                    self.recent.pop(next(iter(self.recent)))
             self.sequence += 1
             self.cond.notify_all()
 
@@ -99,7 +101,7 @@ class LiveService:
         self, collector: Collector, label: str, frame: int | None = None, timeout: float = 1.0
     ) -> Path:
         """Save a frame's region under `label`: `frame`, the one the viewer was shown, while it is
-        among the last RECENT; else the newest. A held capture button asks faster than the camera
+        among the last `keep_recent`; else the newest. A held capture button asks faster than the camera
         delivers: each call waits for a frame not saved yet, so a burst never holds the same
         frame twice."""
         with self.cond:

@@ -50,24 +50,21 @@ def check_model_output(out: Path, inputs: Iterable[Path] = ()) -> None:
     """Before any work: a model and its card can both be written at `-o out`, and neither
     replaces one of the command's `inputs` (photos, a base model, its card and its bank). A
     stream (`-o /dev/null`, a pipe) takes the model alone: no card is written beside it."""
-    from ..atomic import check_writable_file, is_stream
+    from ..atomic import check_writable_file, same_file
 
     inputs = list(inputs)
-    if is_stream(out):
-        check_writable_file(out, "-o", inputs=inputs)
-        return
-    if card_path(out) == out:
+    sidecar = card_sidecar(out)
+    if sidecar == out:
         raise EdgeclfError(f"-o {out}: a model named .json would be overwritten by its own card")
     check_writable_file(out, "-o", inputs=inputs)
-    try:
-        check_writable_file(card_path(out), "-o", inputs=inputs)
-    except EdgeclfError as exc:
-        if "is an input of this command" not in str(exc):
-            raise
+    if sidecar is None:
+        return
+    if any(same_file(sidecar, source) for source in inputs):
         raise EdgeclfError(
-            f"-o {out}: its card {card_path(out).name} would replace {card_path(out)}, an input "
-            "of this command; name the model differently"
-        ) from None
+            f"-o {out}: its card {sidecar.name} would replace {sidecar}, an input of this "
+            "command; name the model differently"
+        )
+    check_writable_file(sidecar, "-o")
 
 
 def card_sidecar(out: Path) -> Path | None:

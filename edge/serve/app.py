@@ -182,12 +182,10 @@ def serve(
     link = None
     if fleet and live:
         from .. import __version__
-        from ..fleet.device import start_link
+        from ..fleet.device import frame_publisher, start_link
 
         link = start_link(fleet, live, __version__)
-        live.listeners.append(
-            lambda result: link.see(result.to_dict(), live.clf.name, list(live.clf.labels))
-        )
+        live.listeners.append(frame_publisher(link, live))
     try:
         ClosingServer(config, live).run(sockets=[sock])
     finally:

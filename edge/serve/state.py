@@ -10,7 +10,7 @@ from fastapi import Request
 
 from ..live.collect import Collector
 from ..live.learning import Learner
-from ..live.service import LiveService
+from ..live.service import RECENT, LiveService
 from ..runtime.classifier import Classifier
 
 
@@ -28,11 +28,12 @@ class ServeState:
 
     def __post_init__(self) -> None:
         collector, live = self.collector, self.live
-        self.learner = (
-            Learner(collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes)
-            if live and collector
-            else None
-        )
+        self.learner = None
+        if live and collector:
+            self.learner = Learner(
+                collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes
+            )
+            live.keep_recent = RECENT  # a capture saves the frame the page showed
 
     def current(self) -> Classifier:
         """The model in use now: a Learn swaps the live one; each request reads it once."""

@@ -170,9 +170,9 @@ def name_notes(names: list[str], counts: np.ndarray) -> list[str]:
     return notes
 
 
-def check_photos_per_class(photos: PhotoSet, names: list[str], unreadable: dict) -> None:
-    """Each class has a readable photo, or a one-line reason naming the folder and a file."""
-    labels = photos.allowed.argmax(1)
+def check_photos_per_class(labels: np.ndarray, names: list[str], unreadable: dict) -> None:
+    """Each class has a readable photo (`labels`: the readable ones'), or a one-line reason
+    naming the folder and a file."""
     counts = np.bincount(labels, minlength=len(names))
     problems = []
     for c, name in enumerate(names):
@@ -197,9 +197,9 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     check_model_output(opts.out, inputs=teach_inputs(base, photos))
     schema()  # where it is missing, say so before reading any photo
     bank = load_bank(base) if opts.keep_classes else None
-    notes = [f"note: {line}" for line in photos.notes] + name_notes(
-        names, np.bincount(photos.allowed.argmax(1), minlength=len(names))
-    )
+    labels = photos.allowed.argmax(1)
+    notes = [f"note: {line}" for line in photos.notes]
+    notes += name_notes(names, np.bincount(labels, minlength=len(names)))
 
     reader = FeatureReader(base)
     table = reader.read_all(
@@ -207,12 +207,11 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
         (lambda done, total: progress("reading photos", done, total)) if progress else None,
     )
     notes += [f"note: {line}" for line in table.notes]
-    labels = photos.allowed.argmax(1)
     unreadable_by_class: dict[int, list[str]] = {}
     for i, line in zip(np.flatnonzero(~table.readable), table.unreadable, strict=True):
         unreadable_by_class.setdefault(int(labels[i]), []).append(line)
     readable = photos.subset(table.readable)
-    check_photos_per_class(readable, names, unreadable_by_class)
+    check_photos_per_class(labels[table.readable], names, unreadable_by_class)
     if table.unreadable:
         notes.append(
             f"warning: skipped {len(table.unreadable)} unreadable photo(s), e.g. {table.unreadable[0]}"
