@@ -57,3 +57,20 @@ def test_teach_builds_on_the_accurate_tier_and_keeps_its_classes(tmp_path, monke
     )
     assert kept.card.classes == (*CLASS_NAMES, "hat", "shorts", "skirt")
     assert np.mean([c.kept for c in kept.result.classes]) == 10 / 13
+
+
+def test_bench_compare_puts_the_tiers_side_by_side_each_in_its_own_process(tmp_path):
+    out = tmp_path / "compare.json"
+    result = run_cli(
+        "bench", "--compare", "accurate", "fast", "--images", str(ROOT / "tests/fixtures/photos"),
+        "--runs", "20", "--threads", "1,2", "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    accurate, fast = json.loads(out.read_text())["models"]
+    for report in (accurate, fast):
+        assert set(report["thread_sweep"]) == {"1", "2"}
+        assert all(s["p99"] >= s["p50"] > 0 for s in report["thread_sweep"].values())
+    assert "p99 us 2t" in result.stdout and "peak RSS MB" in result.stdout
+    # Measured in one process, the second model's peak would include the first's larger one.
+    assert fast["peak_rss_mb"] < accurate["peak_rss_mb"]
+    assert accurate["accuracy"] > fast["accuracy"]

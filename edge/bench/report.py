@@ -80,15 +80,26 @@ def print_false_alarms(report: dict) -> None:
 
 
 def print_comparison(reports: list[dict]) -> None:
+    """Accuracy, size, latency at each thread count measured (p50 and p99) and peak RSS, one row
+    a model, with ratios against the first."""
     base = reports[0]
     table = Table(title="edgeclf bench --compare (ratios against the first model)")
     names = [Path(r["model"]).name for r in reports]
     if len(set(names)) < len(names):  # same file names from different runs: say which run
         names = [f"{Path(r['model']).parent.name}/{Path(r['model']).name}" for r in reports]
+    threads = list(base["thread_sweep"])
     table.add_column("model", no_wrap=True, min_width=max(map(len, names)))
-    for column in ("input", "top-1", "Δ pts", "KB", "size x", "p50 us", "speed x"):
+    columns = ["input", "top-1", "Δ pts", "KB", "size x"]
+    for n in threads:
+        columns += [f"p50 us {n}t", f"p99 us {n}t"]
+    for column in (*columns, "speed x", "peak RSS MB"):
         table.add_column(column, justify="right", overflow="fold")
+    first = threads[0]
     for name, r in zip(names, reports, strict=True):
+        latency = []
+        for n in threads:
+            sweep = r["thread_sweep"][n]
+            latency += [f"{sweep['p50']:.0f}", f"{sweep['p99']:.0f}"]
         table.add_row(
             name,
             r["input_dtype"],
@@ -96,10 +107,15 @@ def print_comparison(reports: list[dict]) -> None:
             f"{100 * (r['accuracy'] - base['accuracy']):+.2f}",
             f"{r['model_bytes'] / 1024:.1f}",
             f"{r['model_bytes'] / base['model_bytes']:.2f}x",
-            f"{r['latency_us']['p50']:.1f}",
-            f"{base['latency_us']['p50'] / r['latency_us']['p50']:.2f}x",
+            *latency,
+            f"{base['thread_sweep'][first]['p50'] / r['thread_sweep'][first]['p50']:.2f}x",
+            f"{r['peak_rss_mb']:.0f}",
         )
     console.print(table)
+    console.print(
+        f"p50 / p99: one invoke, in microseconds, with {' and '.join(threads)} thread(s); each "
+        "model ran in a process of its own, so its peak RSS is its own"
+    )
 
 
 def plot(r: dict, path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,47 @@ def benchmark(
     return report
 
 
+_progress_queue = None  # in a model's own process (`benchmark_apart`): where its progress goes
+
+
+def _keep_queue(queue) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _benchmark_in_child(model: Path | None, opts: BenchOptions, reference: Path | None) -> dict:
+    return benchmark(model, opts, reference, progress=_progress_queue.put)
+
+
+def benchmark_apart(
+    model: Path | None,
+    opts: BenchOptions,
+    reference: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """`benchmark` in a fresh process, so that its peak RSS is this model's alone: in one process
+    the second model's peak would include the first's (`--compare`)."""
+    import multiprocessing
+    import queue
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=_keep_queue, initargs=(done,)
+    ) as pool:
+        future = pool.submit(_benchmark_in_child, model, opts, reference)
+        while True:
+            try:
+                advanced = done.get(timeout=0.1)
+            except queue.Empty:
+                if future.done():
+                    return future.result()  # its EdgeclfError, if any, is raised here
+                continue
+            if progress:
+                progress(advanced)
+
+
 def run(
     paths: list[Path],
     opts: BenchOptions,
@@ -218,7 +260,8 @@ def run(
             name = path.name if path else "bundled model"
             task = progress.add_task(f"accuracy pass: {name}", total=opts.limit or None)
             step = lambda n, t=task: progress.advance(t, n)  # noqa: E731
-            reports.append(benchmark(path, opts, reference, progress=step))
+            measure = benchmark_apart if compare else benchmark
+            reports.append(measure(path, opts, reference, progress=step))
     if compare:
         bench_report.print_comparison(reports)
     else:
