@@ -276,6 +276,7 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
     shop = video.parent / "shop"
     taught = video.parent / "shop.tflite"  # taught with LiteRT, then run by both runtimes
     new_classes, kept = video.parent / "new-classes", video.parent / "kept.tflite"
+    taught_accurate = video.parent / "shop-accurate.tflite"  # taught on the accurate tier
 
     def help_check(stdout: str, _: Path) -> str:
         assert "classify" in stdout and "camera" in stdout, "commands missing from --help"
@@ -319,6 +320,7 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
 
     fashion = ["--model", "{models}/fashion_int8.tflite"]
     photo = ["--model", "{models}/photo_int8.tflite"]
+    accurate = ["--model", "{models}/photo_lite0_int8.tflite"]
     report = ["--json", str(out)]
     return [
         ("--help", ["--help"], help_check),
@@ -339,7 +341,17 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
             ["bench", *photo, "--images", str(photos), "--runs", "20", *report],
             bench_check,
         ),  # fmt: skip
+        (
+            "bench accurate model",
+            ["bench", *accurate, "--images", str(photos), "--runs", "20", *report],
+            bench_check,
+        ),  # fmt: skip
         ("teach (LiteRT)", ["teach", str(shop), "-o", str(taught)], teach_check),
+        (
+            "teach accurate (LiteRT)",
+            ["teach", str(shop), "-o", str(taught_accurate), "--base", accurate[1]],
+            teach_check,
+        ),  # fmt: skip
         (
             "teach --keep-classes (LiteRT)",
             ["teach", str(new_classes), "-o", str(kept), "--keep-classes"],
@@ -348,6 +360,11 @@ def steps(video: Path, out: Path) -> list[tuple[str, list[str], Callable[[str, P
         (
             "classify taught model",
             ["classify", str(shop), "--json", "--model", str(taught)],
+            taught_check,
+        ),  # fmt: skip
+        (
+            "classify accurate-taught model",
+            ["classify", str(shop), "--json", "--model", str(taught_accurate)],
             taught_check,
         ),  # fmt: skip
         (

@@ -74,3 +74,48 @@ def test_bench_compare_puts_the_tiers_side_by_side_each_in_its_own_process(tmp_p
     # Measured in one process, the second model's peak would include the first's larger one.
     assert fast["peak_rss_mb"] < accurate["peak_rss_mb"]
     assert accurate["accuracy"] > fast["accuracy"]
+
+
+@needs_schema
+def test_camera_and_serve_learn_on_the_tier_they_run(tmp_path, monkeypatch):
+    """`l` in the camera window on --model accurate teaches on Lite0's 1280 features, and the
+    next `l`, with the taught model running, goes back to the accurate tier; serve's Learn
+    takes the same base. A gray model learns on the default photo model."""
+    import shutil
+
+    import cv2
+
+    from edgeclf.edge.live.camera import Window
+    from edgeclf.edge.live.collect import CollectOptions, Collector
+    from edgeclf.edge.live.learning import learning_base
+    from edgeclf.edge.live.service import LiveService
+    from edgeclf.edge.live.stream import LiveClassifier, LiveOptions
+    from edgeclf.edge.runtime.classifier import FASHION_MODEL
+    from edgeclf.edge.serve.state import ServeState
+    from edgeclf.edge.tflite.model_file import dense_weights
+
+    folder = tmp_path / "shop"
+    for name in ("hat", "shorts"):
+        (folder / name).mkdir(parents=True)
+        for photo in sorted((ROOT / "tests" / "fixtures" / "new-classes" / name).glob("*.jpg")):
+            shutil.copy(photo, folder / name / photo.name)
+    monkeypatch.setenv("EDGECLF_CACHE", str(tmp_path / "cache"))
+    keys = iter([ord("l"), -1, ord("l")])
+    monkeypatch.setattr(cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(cv2, "waitKey", lambda *a: next(keys, -1))
+    live = LiveClassifier(Classifier("accurate"), LiveOptions(smooth=0.0, threshold=0.0))
+    window = Window(live, tmp_path, Collector(CollectOptions(folder)))
+    frame = cv2.imread(str(next((folder / "hat").glob("*.jpg"))))
+    roi = (0, 0, frame.shape[1], frame.shape[0])
+    for _ in range(3):  # learn; a frame on the taught model; learn again from it
+        window(live.step(frame, roi))
+        taught = live.clf
+        assert taught.path == tmp_path / "shop.tflite" and taught.labels == ("hat", "shorts")
+        assert dense_weights(taught.content)[0].shape == (2, 1280)
+        assert taught.card.report["source_model"] == ACCURATE_MODEL.name
+    assert learning_base(taught) == ACCURATE_MODEL
+    assert learning_base(Classifier(FASHION_MODEL)) == PHOTO_MODEL
+    collecting = Collector(CollectOptions(folder))
+    state = ServeState(Classifier("accurate"), LiveService(Classifier("accurate"), LiveOptions()),
+                       collecting)  # fmt: skip
+    assert state.learner.base == ACCURATE_MODEL

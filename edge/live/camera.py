@@ -21,7 +21,7 @@ from ..teach.run import TeachResult
 from . import overlay
 from .collect import CollectOptions, Collector
 from .frame import FrameResult
-from .learning import Learner
+from .learning import Learner, learning_base
 from .stream import LiveClassifier, LiveOptions, RunSummary
 
 WINDOW = "edgeclf camera"
@@ -108,7 +108,12 @@ class Window:
     ) -> None:
         self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
         self.learner = (
-            Learner(collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes)
+            Learner(
+                collector.opts.folder,
+                live.swap,
+                keep_classes=collector.opts.keep_classes,
+                base=learning_base(live.clf),
+            )
             if collector
             else None
         )

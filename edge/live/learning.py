@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EdgeclfError
-from ..runtime.classifier import Classifier
+from ..runtime.classifier import DEFAULT_MODEL, TIERS, Classifier
+from ..runtime.contract import PHOTO
 from ..teach.run import TeachOptions, TeachResult, save, teach
 from .collect import image_count
 
@@ -35,6 +36,19 @@ def model_path_for(folder: Path) -> Path:
     return folder.parent / f"{folder.name}.tflite"
 
 
+def learning_base(running: Classifier) -> Path:
+    """What a Learn teaches on: the tier the camera or page runs. A model that teach made names
+    the base it was taught on in its card, and where that is a bundled tier, Learn goes back to
+    it (a taught model has no bank, and Learn may write over it); any other photo model is its
+    own base; beside a gray Fashion-MNIST model, the default photo model."""
+    report = running.card.report if running.card else None
+    source = (report or {}).get("source_model")
+    bundled = {path.name: path for path in TIERS.values()}
+    if source in bundled:
+        return bundled[source]
+    return running.path if running.contract.recipe == PHOTO else DEFAULT_MODEL
+
+
 class Learner:
     """One learning run at a time from `folder`; `swap` receives each new model, loaded."""
 
@@ -44,9 +58,10 @@ class Learner:
         swap: Callable[[Classifier], None],
         background: str | None = None,
         keep_classes: bool = False,
+        base: Path = DEFAULT_MODEL,
     ) -> None:
         self.folder, self.swap, self.background = folder, swap, background
-        self.keep_classes = keep_classes
+        self.keep_classes, self.base = keep_classes, base
         self.out = model_path_for(folder)
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
@@ -99,6 +114,7 @@ class Learner:
                 out=self.out,
                 background_class=self.background,
                 keep_classes=self.keep_classes,
+                base=self.base,
             )
             taught = teach(opts, self.progress)
             self.written = save(taught, self.out)

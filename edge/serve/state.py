@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from ..live.collect import Collector
-from ..live.learning import Learner
+from ..live.learning import Learner, learning_base
 from ..live.service import RECENT, LiveService
 from ..runtime.classifier import Classifier
 
@@ -31,7 +31,10 @@ class ServeState:
         self.learner = None
         if live and collector:
             self.learner = Learner(
-                collector.opts.folder, live.swap, keep_classes=collector.opts.keep_classes
+                collector.opts.folder,
+                live.swap,
+                keep_classes=collector.opts.keep_classes,
+                base=learning_base(live.clf),
             )
             live.keep_recent = RECENT  # a capture saves the frame the page showed
 
