@@ -12,6 +12,7 @@
    left once the features are cached, and where a busy CPU used to cost 7 to 12 times.
 
     python benchmarks/teach.py [--photos ../shared/data/clothing-photos] [--runs 5] [--only 3]
+        [--base accurate]
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def peak_rss_mb(args: list[str], env: dict) -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
-def three_classes(photos: Path, work: Path, runs: int, env: dict) -> None:
+def three_classes(photos: Path, work: Path, runs: int, env: dict, base: list[str]) -> None:
     with open(photos / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     train, val = group_split(np.array([r["sender_id"] for r in rows]), 0.15, 0)
@@ -79,8 +80,8 @@ def three_classes(photos: Path, work: Path, runs: int, env: dict) -> None:
     teach, classify = [], []
     for _ in range(runs):  # interleaved; a fresh feature cache each time: the first teach
         shutil.rmtree(work / "cache", ignore_errors=True)
-        teach.append(timed(["teach", str(shop), "-o", str(model)], env)[0])
-        classify.append(timed(["classify", str(shop), "--json"], env)[0])
+        teach.append(timed(["teach", str(shop), "-o", str(model), *base], env)[0])
+        classify.append(timed(["classify", str(shop), "--json", "--model", base[1]], env)[0])
     _, out = timed(["classify", str(unseen), "--json", "--model", str(model)], env)
     results = [json.loads(line) for line in out.splitlines()]
     right = sum(Path(r["path"]).parent.name == r["label"] for r in results)
@@ -89,7 +90,7 @@ def three_classes(photos: Path, work: Path, runs: int, env: dict) -> None:
           f"{right / len(results):.2%} on unseen senders")  # fmt: skip
     print(f"  teach {t:.2f} s, classify {c:.2f} s over the same 60 photos: {t / c:.2f}x "
           f"(medians of {runs})")  # fmt: skip
-    loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env)
+    loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env, base)
 
 
 def per_class_right(model: Path, unseen: Path, env: dict) -> dict[str, float]:
@@ -103,7 +104,7 @@ def per_class_right(model: Path, unseen: Path, env: dict) -> dict[str, float]:
     return {name: sum(v) / len(v) for name, v in by_class.items()}
 
 
-def loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env, seeds=10):
+def loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env, base, seeds=10):
     """One more photo of each class dropped in by hand beside its collected sitting (its own
     name, so its own group), over seeds: no class may lose more than a few points."""
     rng = random.Random(1)
@@ -122,7 +123,7 @@ def loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env
         rights = []
         for folder in (shop, loose):
             model = work / f"{folder.name}-{seed}.tflite"
-            timed(["teach", str(folder), "-o", str(model), "--seed", str(seed)], env)
+            timed(["teach", str(folder), "-o", str(model), "--seed", str(seed), *base], env)
             rights.append(per_class_right(model, unseen, env))
         for name in THREE:
             worst[name] = min(worst[name], rights[1][name] - rights[0][name])
@@ -130,13 +131,13 @@ def loose_photo_beside_each_sitting(photos, rows, train, shop, unseen, work, env
         f"{name} {100 * d:+.1f} points" for name, d in worst.items()))  # fmt: skip
 
 
-def ten_labels(photos: Path, work: Path, env: dict) -> None:
+def ten_labels(photos: Path, work: Path, env: dict, base: list[str]) -> None:
     print("10 own labels, sender split seed 0 (the first run reads every photo's features):")
     print("  per class | val photos | float head | int8 | agreement | L2 | wall | peak RSS")
     for n in ("20", "50", "100", "all"):
         limit = [] if n == "all" else ["--per-class", n]
         out_model = work / f"ten_{n}.tflite"
-        args = ["teach", str(photos), "--classes", TEN, *limit, "-o", str(out_model)]
+        args = ["teach", str(photos), "--classes", TEN, *limit, "-o", str(out_model), *base]
         seconds, _ = timed(args, env)
         rss = peak_rss_mb(args, env)
         card = json.loads(out_model.with_suffix(".json").read_text())
@@ -168,9 +169,9 @@ def busy(processes: int):
             spinner.wait()
 
 
-def warm_all(photos: Path, work: Path, runs: int, env: dict) -> None:
+def warm_all(photos: Path, work: Path, runs: int, env: dict, base: list[str]) -> None:
     out_model = work / "all.tflite"
-    args = ["teach", str(photos), "--classes", ALL_LABELS, "-o", str(out_model)]
+    args = ["teach", str(photos), "--classes", ALL_LABELS, "-o", str(out_model), *base]
     timed(args, env)  # fills the cache
     print("warm-cache teach of every photo (20 labels), wall seconds:")
     for load in (0, 2):
@@ -185,17 +186,21 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared/data/clothing-photos")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", type=int, choices=(1, 2, 3), help="Run one part alone.")
+    parser.add_argument(
+        "--base", default="fast", help="the base to teach on: fast, accurate, a file"
+    )
     args = parser.parse_args()
+    base = ["--base", args.base]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = {**os.environ, "EDGECLF_CACHE": str(work / "cache")}
         if args.only in (None, 1):
-            three_classes(args.photos, work, args.runs, env)
+            three_classes(args.photos, work, args.runs, env, base)
         if args.only in (None, 2):
             shutil.rmtree(work / "cache", ignore_errors=True)
-            ten_labels(args.photos, work, env)
+            ten_labels(args.photos, work, env, base)
         if args.only in (None, 3):
-            warm_all(args.photos, work, min(args.runs, 3), env)
+            warm_all(args.photos, work, min(args.runs, 3), env, base)
 
 
 if __name__ == "__main__":

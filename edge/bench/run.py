@@ -72,7 +72,7 @@ def latency(clf: Classifier, image: np.ndarray, runs: int, warmup: int) -> dict:
     bare = np.empty(runs, np.int64)
     full = np.empty(runs, np.int64)
     clock = time.perf_counter_ns
-    for _ in range(warmup):
+    for _ in range(min(warmup, runs)):  # a short run (--runs 20) warms up no longer than it times
         interpreter.invoke()
     for i in range(runs):  # the bare interpreter loop: what the model itself costs
         t = clock()
