@@ -20,7 +20,7 @@ $(VENV)/.all-installed: pyproject.toml | $(BIN)/python
 ## demo: classify and score 40 real photos, audit the Fashion-MNIST samples, benchmark both models (no TensorFlow)
 demo: $(VENV)/.edge-installed
 	$(BIN)/edgeclf classify tests/fixtures/photos/images
-	$(BIN)/edgeclf bench --model models/photo_int8.tflite --images tests/fixtures/photos --runs 500
+	$(BIN)/edgeclf bench --compare fast accurate --images tests/fixtures/photos --runs 500 --threads 1,2
 	$(BIN)/edgeclf classify examples/ --expect-dirs --model models/fashion_int8.tflite
 	$(BIN)/edgeclf bench --model models/fashion_int8.tflite --limit 2000
 
