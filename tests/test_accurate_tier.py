@@ -57,6 +57,9 @@ def test_teach_builds_on_the_accurate_tier_and_keeps_its_classes(tmp_path, monke
     )
     assert kept.card.classes == (*CLASS_NAMES, "hat", "shorts", "skirt")
     assert np.mean([c.kept for c in kept.result.classes]) == 10 / 13
+    for c in kept.result.classes[10:]:  # each wrong held-out answer counted, where it went
+        wrong = c.val - round(c.val * c.val_accuracy)
+        assert (c.taken > 0) == (wrong > 0) and c.taken <= wrong and c.taken_for != c.name
 
 
 def test_bench_compare_puts_the_tiers_side_by_side_each_in_its_own_process(tmp_path):

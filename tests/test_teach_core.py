@@ -146,3 +146,16 @@ def test_a_deeply_nested_card_is_one_line(tmp_path, depth):
     model.write_bytes(with_metadata(PHOTO_MODEL.read_bytes(), "edgeclf_card", nested))
     with pytest.raises(ModelError, match="the card inside it is unreadable .*nested"):
         Classifier(model)
+
+
+def test_each_class_names_where_its_wrong_answers_went():
+    from edgeclf.edge.teach.run import most_taken_for
+
+    names = ("Trouser", "Dress", "shorts", "skirt")
+    truth = np.array([2, 2, 2, 2, 3, 3, 3, 1])
+    top = np.array([0, 0, 2, 3, 3, 1, 3, 1])  # shorts: 2 as Trouser, 1 as skirt; skirt: 1 Dress
+    assert most_taken_for(top, truth, names) == {
+        2: {"taken_for": "Trouser", "taken": 2},
+        3: {"taken_for": "Dress", "taken": 1},
+    }
+    assert most_taken_for(truth, truth, names) == {}

@@ -21,11 +21,14 @@ def print_result(result: TeachResult, written: tuple[Path, ...]) -> None:
     taught = len(result.classes) - kept
     title = f"Taught {plural(taught, 'class')} in {result.seconds:.1f} s"
     table = Table(title=title + (f", among {len(result.classes)}" if kept else ""))
-    for column in ("class", "train", "validation", "right (int8)", "split"):
-        table.add_column(column, justify="left" if column in ("class", "split") else "right")
+    leaks = any(c.taken for c in result.classes)
+    columns = ("class", "train", "validation", "right (int8)") + (("wrong, mostly as",) * leaks)
+    for column in (*columns, "split"):
+        table.add_column(column, justify="right" if column in columns[1:4] else "left")
     for c in result.classes:  # kept: train = the base's photos in its bank
         right = "kept" if c.kept else "-" if c.val_accuracy is None else f"{c.val_accuracy:.0%}"
-        table.add_row(c.name, str(c.train), str(c.val), right, c.why)
+        taken = (f"{c.taken_for} ({c.taken} of {c.val})" if c.taken else "",) * leaks
+        table.add_row(c.name, str(c.train), str(c.val), right, *taken, c.why)
     console.print(table)
     if kept:
         console.print(

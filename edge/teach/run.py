@@ -64,6 +64,8 @@ class ClassResult(NamedTuple):
     val_accuracy: float | None  # the int8 model's, on this class's validation photos
     kept: bool = False  # a base class kept by --keep-classes (train: its photos in the bank)
     why: str = ""  # how its photos were split
+    taken_for: str = ""  # the class its held-out photos were most often answered as, when wrong
+    taken: int = 0  # how many of them
 
 
 class TeachResult(NamedTuple):
@@ -246,6 +248,7 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     notes += [f"warning: {line}" for line in check.notes]
     why = {c.name: c.why for c in split.classes} if split else {}
     val_y, right = val_y[check.checked], check.right
+    mistaken = most_taken_for(check.top, val_y, (*kept, *names))
     per_class = tuple(
         ClassResult(name, bank.per_class.get(name, 0), 0, None, kept=True) for name in kept
     ) + tuple(
@@ -255,6 +258,7 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
             int((val_y == c).sum()),
             float(right[val_y == c].mean()) if (val_y == c).any() else None,
             why=why.get(name, ""),
+            **mistaken.get(c, {}),
         )
         for c, name in enumerate(names, start=len(kept))
     )
@@ -277,6 +281,17 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     model_bytes, card = card.carried_by(model_bytes)  # a copy alone keeps its classes
     seconds = round(time.perf_counter() - started, 2)
     return Taught(model_bytes, card, result._replace(seconds=seconds, notes=tuple(notes)))
+
+
+def most_taken_for(top: np.ndarray, truth: np.ndarray, names: tuple[str, ...]) -> dict[int, dict]:
+    """Per class with a wrong answer on its held-out photos, the class given most often in its
+    place and how often: where a new class leaks (shorts answered as Trouser) is what to collect
+    against."""
+    out = {}
+    for c in np.unique(truth[top != truth]):
+        wrong = np.bincount(top[(truth == c) & (top != c)], minlength=len(names))
+        out[int(c)] = {"taken_for": names[int(wrong.argmax())], "taken": int(wrong.max())}
+    return out
 
 
 def teach_inputs(base: Classifier, photos: PhotoSet) -> list[Path]:
@@ -309,6 +324,7 @@ def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, see
 
 class Check(NamedTuple):
     right: np.ndarray  # the int8 model right, per validation photo it could check
+    top: np.ndarray  # the int8 model's answer, per validation photo it could check
     checked: np.ndarray  # per validation photo: still there to check (not deleted meanwhile)
     float_accuracy: float | None
     int8_accuracy: float | None
@@ -359,11 +375,13 @@ def verify(
         else ()
     )
     if not checked.any():
-        return Check(np.zeros(0, bool), checked, None, None, None, tensors, notes)
+        none = np.zeros(0, int)
+        return Check(none.astype(bool), none, checked, None, None, None, tensors, notes)
     float_top, int8_top, val_y = float_top[checked], int8_top[checked], val_y[checked]
     right = int8_top == val_y
     return Check(
         right,
+        int8_top,
         checked,
         float((float_top == val_y).mean()),
         float(right.mean()),
