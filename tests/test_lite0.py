@@ -60,3 +60,24 @@ def test_imagenet_sees_the_committed_garments_as_garments():
     top5 = np.argsort(-model.predict(images, verbose=0), axis=1)[:, :5]
     hits = [bool(GARMENTS[r["label"]] & set(t.tolist())) for r, t in zip(rows, top5, strict=True)]
     assert len(rows) >= 20 and np.mean(hits) >= 0.85, np.mean(hits)
+
+
+def test_fine_tuning_moves_the_last_blocks_only_and_keeps_imagenet_statistics():
+    """The accurate recipe's fine-tune on the photos' own labels: blocks 11-15 and the head
+    convolution learn; the stem and blocks 0-10 stay ImageNet's, and so does every batch norm."""
+    from edgeclf.edge.datasets.photoset import load_photos
+    from edgeclf.edge.runtime.classes import CLASS_NAMES
+    from edgeclf.edge.runtime.contract import PHOTO, InputContract
+    from edgeclf.train.accurate_photo import fine_tune
+    from edgeclf.train.lite0 import lite0
+
+    contract = InputContract(PHOTO, 96, 3, CLASS_NAMES)  # small views: the same layers learn
+    photos = load_photos(PHOTOS, CLASS_NAMES)  # the 38 committed photos of the ten classes
+    backbone = lite0(96)
+    before = {w.path: w.numpy().copy() for w in backbone.weights}
+    fine_tune(backbone, photos, contract, epochs=1, seed=0)
+    moved = {w.path for w in backbone.weights if not np.array_equal(w.numpy(), before[w.path])}
+    assert moved and all(p.startswith(("blocks_1", "conv_head")) for p in moved), sorted(moved)
+    assert {p.split("/")[0] for p in moved} >= {"blocks_11__expand_conv", "conv_head"}
+    assert not any(p.startswith(f"blocks_{n}_") for n in range(11) for p in moved)
+    assert not any("bn" in p or "moving" in p for p in moved)

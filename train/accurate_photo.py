@@ -1,13 +1,18 @@
 """`make accurate-photo`: the accurate tier, an ImageNet-pretrained EfficientNet-Lite0 with a label
 head trained on the clothing photos, as a Keras model and the training card `convert` reads.
 
-The backbone stays frozen, so each view goes through it once: the pooled 1280 features of every
-training photo and its mirror image (and of Fashion-MNIST crops rendered as photos, for the bag
-and the three shoe kinds real photos cannot tell apart) are computed in batches, and a softmax
-head is fitted on them with the set-valued loss (-log of the probability of the photo's set of
-right classes). Training the head on cached features takes seconds; the features take minutes.
+First Lite0's last five blocks and head convolution are fine-tuned on the training photos' own
+labels (T-Shirt, Polo, Blazer, Pants, ...: the 13 kinds that map to the ten classes, finer than
+them), with batch norm keeping ImageNet's statistics; the maps that enter block 11 are computed
+once, so an epoch costs the last blocks only (about a minute here). Then the backbone is frozen
+and each view goes through it once: the pooled 1280 features of every training photo and its
+mirror image (and of Fashion-MNIST crops rendered as photos, for the bag and the three shoe kinds
+real photos cannot tell apart) are computed in batches, and a softmax head is fitted on them with
+the set-valued loss (-log of the probability of the photo's set of right classes). The tuned
+weights and the features are cached in the run folder: the head alone refits in seconds.
 
-    python -m edgeclf.train.accurate_photo PHOTOS [--size 224] [--out runs/photo-lite0]
+    python -m edgeclf.train.accurate_photo PHOTOS [--size 224] [--fine-tune-epochs 4]
+        [--out runs/photo-lite0]
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ RENDER_PER_CLASS = 700
 # (90.0 % against 90.7 % on the validation senders; without them 91.8 %, but no bag ever).
 RENDER_WEIGHT = 0.3
 BATCH = 32
+# Fine-tuning blocks 11-15 for 4 epochs on the photos' own labels lifted a linear head on the
+# validation senders from 90.2 % to 95.5 % (1 epoch: 93.5 %), and teaching new kinds among
+# themselves from 92 % to 95 %; new kinds beside the ten cost the base a point more.
+FINE_TUNE_EPOCHS = 4
+FINE_TUNE_FROM = "blocks_11__expand_conv"  # the first layer that learns: block 11's expansion
+FINE_TUNE_RATE = 1e-4
 
 
 def batches(views: Iterator[np.ndarray | None], size: int) -> Iterator[tuple[np.ndarray, list]]:
@@ -71,6 +82,40 @@ def features_of(backbone, views: Iterator[np.ndarray | None], count: int, mirror
     return plain, flipped
 
 
+def fine_tune(backbone, train_set, contract: InputContract, epochs: int, seed: int) -> None:
+    """Blocks 11 to 15 and the head convolution learn the photos' own labels through a throwaway
+    dense layer (batch norm frozen, classes weighed by the square root of their rarity); the
+    14x14 maps entering block 11 are computed once, for every photo and its mirror image."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    cut = backbone.get_layer(FINE_TUNE_FROM).input
+    frozen, tail = keras.Model(backbone.input, cut), keras.Model(cut, backbone.output)
+    for layer in tail.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    maps, labels = [], []
+    views = photo_views(train_set, contract)
+    for stack, index in batches(views, BATCH):
+        pixels = stack.astype(np.float32)
+        maps += [frozen.predict_on_batch(pixels), frozen.predict_on_batch(pixels[:, :, ::-1])]
+        labels += [train_set.items[i].label for i in index] * 2
+        print(f"\rmaps for fine-tuning: {len(labels) // 2}/{len(train_set)}", end="",
+              file=sys.stderr, flush=True)  # fmt: skip
+    print(file=sys.stderr)
+    kinds = sorted(set(labels))
+    y = np.array([kinds.index(label) for label in labels])
+    rarity = np.sqrt(len(y) / len(kinds) / np.bincount(y)[y])
+    inputs = keras.Input(tuple(cut.shape[1:]))
+    logits = keras.layers.Dense(len(kinds))(keras.layers.Dropout(0.2)(tail(inputs)))
+    model = keras.Model(inputs, logits)
+    model.compile(
+        optimizer=keras.optimizers.Adam(FINE_TUNE_RATE),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(np.concatenate(maps), y, sample_weight=rarity, batch_size=BATCH, epochs=epochs,
+              shuffle=True, verbose=2)  # fmt: skip
+
+
 def fit_head(x, allowed, weight, val_x, val_allowed, epochs: int, seed: int):
     """A Dense layer on the features, by the set-valued loss (AdamW, a little weight decay)."""
     import keras
@@ -101,15 +146,31 @@ def assemble(backbone, head, size: int):
     return model
 
 
-def build(photos: Path, out: Path, size: int, epochs: int, render: int, data_dir: str | None):
+def build(
+    photos: Path,
+    out: Path,
+    size: int,
+    epochs: int,
+    render: int,
+    data_dir: str | None,
+    fine_tune_epochs: int = FINE_TUNE_EPOCHS,
+):
     quiet_tensorflow()
     from .lite0 import lite0
 
     contract = InputContract(PHOTO, size, 3, CLASS_NAMES)
     train_set, val_set = split_photos(photos, contract, VAL_FRACTION, SEED, SENDER)
     backbone = lite0(size)
+    tuned = out / f"lite0-{size}-tuned{fine_tune_epochs}.weights.h5"
+    if tuned.is_file():
+        backbone.load_weights(tuned)
+    elif fine_tune_epochs:
+        fine_tune(backbone, train_set, contract, fine_tune_epochs, SEED)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(tuned) as tmp:
+            backbone.save_weights(tmp)
     backbone.trainable = False
-    cached = out / f"features-{size}-{render}.npz"  # the head is refitted in seconds from these
+    cached = out / f"features-{size}-{render}-tuned{fine_tune_epochs}.npz"  # the head refits
     if cached.is_file():
         with np.load(cached) as saved:
             x, x_mirror, val_x, r_x, r_allowed = (saved[k] for k in ("x", "m", "v", "r", "ra"))
@@ -146,11 +207,12 @@ def build(photos: Path, out: Path, size: int, epochs: int, render: int, data_dir
         contract,
         validation=PhotoSplit(str(photos), VAL_FRACTION, SEED, "fashion-mnist", SENDER),
         class_counts=counts,
-        calibration={"render_per_class": render},
+        calibration={"render_per_class": render, "fine_tune_epochs": fine_tune_epochs},
     )
     write_text(training_card_path(out / "model.keras"), card.to_json())
     metrics = {"val_accuracy": accuracy, "train_photos": int(read.sum()), "val_photos": int(val_read.sum()),
-               "rendered": render * 10, "size": size, "epochs": epochs}  # fmt: skip
+               "rendered": render * 10, "size": size, "epochs": epochs,
+               "fine_tune_epochs": fine_tune_epochs}  # fmt: skip
     write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
@@ -162,11 +224,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--render-per-class", type=int, default=RENDER_PER_CLASS)
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=FINE_TUNE_EPOCHS,
+        help="epochs of the last blocks on the photos' own labels (0: frozen)",
+    )
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST (else $EDGECLF_DATA_DIR)")
     args = parser.parse_args()
     started = time.perf_counter()
     try:
-        build(args.photos, args.out, args.size, args.epochs, args.render_per_class, args.data_dir)
+        build(args.photos, args.out, args.size, args.epochs, args.render_per_class, args.data_dir,
+              args.fine_tune_epochs)  # fmt: skip
     except EdgeclfError as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"wrote {args.out}/model.keras and its card in {time.perf_counter() - started:.0f} s")
