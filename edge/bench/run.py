@@ -212,6 +212,7 @@ def benchmark_apart(
     import multiprocessing
     import queue
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")
     done = context.Queue()
@@ -223,9 +224,16 @@ def benchmark_apart(
             try:
                 advanced = done.get(timeout=0.1)
             except queue.Empty:
-                if future.done():
+                if not future.done():
+                    continue
+                try:
                     return future.result()  # its EdgeclfError, if any, is raised here
-                continue
+                except BrokenProcessPool:
+                    name = model.name if model else "the bundled model"
+                    raise EdgeclfError(
+                        f"{name}: the benchmark's process died (out of memory, or the runtime "
+                        "crashed on this model)"
+                    ) from None
             if progress:
                 progress(advanced)
 
