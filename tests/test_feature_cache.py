@@ -119,13 +119,14 @@ def test_ctrl_c_keeps_the_features_already_read(tmp_path):
         with open(photos / f"{i:03d}.jpg", "ab") as f:
             f.write(i.to_bytes(2, "big"))  # another key each: all must be read
     script = (
-        "import sys\n"
+        "import sys, time\n"
         "from pathlib import Path\n"
         "from edgeclf.edge.runtime.classifier import Classifier\n"
         "from edgeclf.edge.teach.features import FeatureReader\n"
         "r = FeatureReader(Classifier())\n"
         f"paths = sorted(Path({str(photos)!r}).glob('*.jpg'))\n"
-        "r.read_all(paths, lambda d, t: print(d, flush=True) if d == 40 else None)\n"
+        # at the 40th photo it says so and waits for the Ctrl-C (a fast reader would finish first)
+        "r.read_all(paths, lambda d, t: (print(d, flush=True), time.sleep(60)) if d == 40 else 0)\n"
     )
     env = {**os.environ, "EDGECLF_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE)
