@@ -119,7 +119,9 @@ def test_ctrl_c_keeps_the_features_already_read(tmp_path):
         with open(photos / f"{i:03d}.jpg", "ab") as f:
             f.write(i.to_bytes(2, "big"))  # another key each: all must be read
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        # Ctrl-C as a terminal gives it: a shell's background job inherits SIGINT ignored
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from pathlib import Path\n"
         "from edgeclf.edge.runtime.classifier import Classifier\n"
         "from edgeclf.edge.teach.features import FeatureReader\n"
