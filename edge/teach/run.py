@@ -247,7 +247,8 @@ def teach(opts: TeachOptions, progress: Progress | None = None) -> Taught:
     check = verify(model_bytes, base, contract, float_top, photos, val_idx, val_y, progress)
     notes += [f"warning: {line}" for line in check.notes]
     why = {c.name: c.why for c in split.classes} if split else {}
-    val_y, right = val_y[check.checked], check.right
+    val_y = val_y[check.checked]
+    right = check.top == val_y
     mistaken = most_taken_for(check.top, val_y, (*kept, *names))
     per_class = tuple(
         ClassResult(name, bank.per_class.get(name, 0), 0, None, kept=True) for name in kept
@@ -323,7 +324,6 @@ def at_most_per_class(train_idx: np.ndarray, labels: np.ndarray, limit: int, see
 
 
 class Check(NamedTuple):
-    right: np.ndarray  # the int8 model right, per validation photo it could check
     top: np.ndarray  # the int8 model's answer, per validation photo it could check
     checked: np.ndarray  # per validation photo: still there to check (not deleted meanwhile)
     float_accuracy: float | None
@@ -375,12 +375,10 @@ def verify(
         else ()
     )
     if not checked.any():
-        none = np.zeros(0, int)
-        return Check(none.astype(bool), none, checked, None, None, None, tensors, notes)
+        return Check(np.zeros(0, int), checked, None, None, None, tensors, notes)
     float_top, int8_top, val_y = float_top[checked], int8_top[checked], val_y[checked]
     right = int8_top == val_y
     return Check(
-        right,
         int8_top,
         checked,
         float((float_top == val_y).mean()),
