@@ -21,7 +21,7 @@ from ..teach.run import TeachResult
 from . import overlay
 from .collect import CollectOptions, Collector
 from .frame import FrameResult
-from .learning import Learner, learning_base
+from .learning import Learner
 from .stream import LiveClassifier, LiveOptions, RunSummary
 
 WINDOW = "edgeclf camera"
@@ -107,16 +107,7 @@ class Window:
         self, live: LiveClassifier, snapshot_dir: Path, collector: Collector | None = None
     ) -> None:
         self.live, self.snapshot_dir, self.collector = live, snapshot_dir, collector
-        self.learner = (
-            Learner(
-                collector.opts.folder,
-                live.swap,
-                keep_classes=collector.opts.keep_classes,
-                base=learning_base(live.clf),
-            )
-            if collector
-            else None
-        )
+        self.learner = Learner.beside(collector, live) if collector else None
         self.banner: tuple[list[str], float] | None = None
         self.last = None  # the last frame shown, for the "learning..." banner
 

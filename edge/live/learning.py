@@ -15,7 +15,7 @@ from ..errors import EdgeclfError
 from ..runtime.classifier import DEFAULT_MODEL, TIERS, Classifier
 from ..runtime.contract import PHOTO
 from ..teach.run import TeachOptions, TeachResult, save, teach
-from .collect import image_count
+from .collect import Collector, image_count
 
 MIN_PHOTOS = 5  # per class, before a live Learn: one photo a class learns nothing real
 
@@ -69,6 +69,17 @@ class Learner:
         self.result: TeachResult | None = None
         self.written: tuple[Path, ...] = ()
         self.error: str | None = None
+
+    @classmethod
+    def beside(cls, collector: Collector, live) -> Learner:
+        """The Learner of a live view that collects (the camera's `l`, serve's Learn): it learns
+        from the collect folder, on the tier the view runs, and swaps into the view."""
+        return cls(
+            collector.opts.folder,
+            live.swap,
+            keep_classes=collector.opts.keep_classes,
+            base=learning_base(live.clf),
+        )
 
     @property
     def running(self) -> bool:

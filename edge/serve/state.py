@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from ..live.collect import Collector
-from ..live.learning import Learner, learning_base
+from ..live.learning import Learner
 from ..live.service import RECENT, LiveService
 from ..runtime.classifier import Classifier
 
@@ -30,12 +30,7 @@ class ServeState:
         collector, live = self.collector, self.live
         self.learner = None
         if live and collector:
-            self.learner = Learner(
-                collector.opts.folder,
-                live.swap,
-                keep_classes=collector.opts.keep_classes,
-                base=learning_base(live.clf),
-            )
+            self.learner = Learner.beside(collector, live)
             live.keep_recent = RECENT  # a capture saves the frame the page showed
 
     def current(self) -> Classifier:
