@@ -113,8 +113,9 @@ photo: $(VENV)/.all-installed
 		--threads 1,2 --json models/photo_bench.json --plot docs/img/photo_bench.png
 	$(MAKE) bank
 
-## accurate-photo: the accurate tier (ImageNet-pretrained EfficientNet-Lite0 at 224 px, a label head on
-## the clothing photos, int8), its benchmark and its bank (about 15 min on 2 cores; needs Fashion-MNIST)
+## accurate-photo: the accurate tier (ImageNet-pretrained EfficientNet-Lite0 at 224 px, its last blocks
+## fine-tuned and a label head fitted on the clothing photos, int8), its benchmark and its bank
+## (about 15 min on 2 cores; needs Fashion-MNIST)
 ACCURATE_PHOTO_RUN := runs/photo-lite0
 accurate-photo: $(VENV)/.all-installed
 	$(BIN)/python -m edgeclf.train.accurate_photo $(PHOTOS) --out $(ACCURATE_PHOTO_RUN)
